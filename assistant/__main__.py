@@ -1,0 +1,5 @@
+"""Run the command-line interface: python -m assistant."""
+
+from assistant.cli import main
+
+main()

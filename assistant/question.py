@@ -1,0 +1,101 @@
+"""Understand a question: clean it, its language, what kind of answer it wants, follow-up rewriting."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+from assistant.errors import InvalidQuestionError
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+
+KIND_PATTERNS: dict[str, re.Pattern[str]] = {
+    "date": re.compile(
+        r"什么时候|何时|哪年|哪一年|几月|哪个月|哪月|哪天|什么时间|时间是|起始|\bwhen\b|what year|which year|what month|\bdate\b",
+        re.I,
+    ),
+    "number": re.compile(
+        r"多少|几个|几家|几本|几条|几项|几大|几年|多大|多高|数量|总额|规模|\bhow (many|much)\b|number of|\btotal\b|amount",
+        re.I,
+    ),
+    "list": re.compile(r"哪些|哪几|有哪|包括什么|包括哪|分别|\bwhich\b.*\b(are|were)\b|\blist\b|what are", re.I),
+}
+_LEADING = re.compile(r"^(那么|那|还有|另外|再问一下|and\s+|what about\s+|how about\s+)", re.I)
+_TRAILING = re.compile(r"(呢|吗|嘛)?[?？。.!！\s]*$")
+_QUESTION_WORDS = re.compile(r"(了|是|有|多少|几|什么|哪|如何|怎么|是否|为什么)")
+# A follow-up that is just a name of this kind swaps the entity of the previous question.
+_ENTITY = re.compile(r"^[\u4e00-\u9fffA-Za-z0-9]{1,12}(集团|公司|街道|园区|园|中心|港|谷|区|企业|项目)")
+
+
+def clean_question(text: str, max_chars: int) -> str:
+    """Remove control characters and extra whitespace; reject empty or over-long questions."""
+    if not isinstance(text, str):
+        raise InvalidQuestionError("the question must be text")
+    text = _CONTROL.sub(" ", unicodedata.normalize("NFC", text))
+    text = re.sub(r"\s+", " ", text).strip()
+    if not text:
+        raise InvalidQuestionError("the question is empty; ask something about the articles")
+    if len(text) > max_chars:
+        raise InvalidQuestionError(
+            f"the question is {len(text)} characters long; the limit is {max_chars}; shorten it"
+        )
+    return text
+
+
+def language(text: str) -> str:
+    """'zh' when the text contains Chinese characters, else 'en'."""
+    return "zh" if _CJK.search(text) else "en"
+
+
+def kind(question: str) -> str:
+    """The kind of answer wanted: 'date', 'number', 'list' or 'fact'."""
+    for name, pattern in KIND_PATTERNS.items():
+        if pattern.search(question):
+            return name
+    return "fact"
+
+
+def is_elliptical(question: str) -> bool:
+    """A follow-up that leans on the previous turn: '那投资超千万元的呢？', 'what about 2021?'."""
+    core = _TRAILING.sub("", question)
+    starts = bool(_LEADING.match(question))
+    ends = question.rstrip("?？ ").endswith("呢")
+    short = len(core) <= (16 if language(question) == "zh" else 40)
+    return short and (starts or ends)
+
+
+def rewrite_followup(question: str, history: Sequence[str]) -> str:
+    """Make an elliptical follow-up standalone by carrying the previous question's topic.
+
+    Offline rule (no LLM): the topic is the previous question up to its first question word
+    ('中电光谷招商落户' of '中电光谷招商落户了多少家市场主体？'); when the follow-up asks no kind
+    of its own, the previous question's kind word is carried too. Past turns are not
+    concatenated into the query.
+    """
+    if not history or not is_elliptical(question):
+        return question
+    previous = history[-1]
+    core = _TRAILING.sub("", _LEADING.sub("", question)).strip()
+    prev_core = _TRAILING.sub("", _LEADING.sub("", previous)).strip()
+    match = _QUESTION_WORDS.search(prev_core)
+    topic = prev_core[: match.start()] if match and match.start() > 1 else prev_core
+    if core and core in prev_core:
+        return previous
+    entity = _ENTITY.match(core)
+    if entity and entity.end() == len(core):
+        prev_entity = _ENTITY.match(prev_core)
+        if prev_entity:
+            return f"{core}{prev_core[prev_entity.end():]}？" if language(question) == "zh" else question
+    ask = ""
+    if kind(question) == "fact" and kind(previous) != "fact":
+        asked = next(
+            (m.group(0) for p in KIND_PATTERNS.values() for m in [p.search(previous)] if m), ""
+        )
+        if asked in topic:
+            asked = ""
+        ask = f"有{asked}" if language(previous) == "zh" and asked and not asked.startswith("有") else asked
+    if language(question) == "zh":
+        return f"{topic}{core}{ask}？"
+    return f"{core} ({topic}) {ask}".strip() + "?"

@@ -1,0 +1,142 @@
+"""Dense (Chroma), lexical (jieba BM25) and fused hybrid retrievers behind LangChain's interface."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from ingest.index import KnowledgeIndex
+from ingest.lexical import tokenize
+
+logger = logging.getLogger(__name__)
+
+
+def _document(chunk_id: str, text: str, meta: dict[str, Any], score: float) -> Document:
+    return Document(id=chunk_id, page_content=text, metadata={**meta, "chunk_id": chunk_id, "score": score})
+
+
+class DenseRetriever(BaseRetriever):
+    """Nearest chunks by embedding (cosine) among committed documents, via langchain-chroma."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    index: KnowledgeIndex
+    embeddings: Embeddings
+    k: int = 4
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        from langchain_chroma import Chroma
+
+        store = Chroma(
+            client=self.index.client,
+            collection_name=self.index.name,
+            embedding_function=self.embeddings,
+            create_collection_if_not_exists=False,
+        )
+        found = store.similarity_search_with_score(query, k=self.k, filter=self.index.committed_filter())
+        # Cosine distance in [0, 2] becomes a similarity in [-1, 1].
+        return [_document(str(doc.id), doc.page_content, doc.metadata, 1.0 - dist) for doc, dist in found]
+
+
+class LexicalRetriever(BaseRetriever):
+    """BM25 over jieba tokens: the retriever that actually finds Chinese passages."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    index: KnowledgeIndex
+    k: int = 4
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        hits = self.index.lexical().search(tokenize(query), self.k)
+        rows = self.index.get_chunks([chunk_id for chunk_id, _ in hits])
+        return [_document(cid, *rows[cid], score) for cid, score in hits if cid in rows]
+
+
+class HybridRetriever(BaseRetriever):
+    """Fuse dense and lexical rankings, drop chunks mostly covered by a better one, keep k.
+
+    Written here rather than using langchain-classic's EnsembleRetriever because fusion must
+    also de-duplicate overlapping chunks and keep both scores for the answerer and the eval.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    dense: BaseRetriever
+    lexical: BaseRetriever
+    k: int = 4
+    fusion: str = "rrf"
+    dense_weight: float = 0.3
+    rrf_k: int = 60
+    candidates: int = 20
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        config = {"callbacks": run_manager.get_child()}
+        lists = {
+            "dense": self.dense.invoke(query, config=config),
+            "lexical": self.lexical.invoke(query, config=config),
+        }
+        weights = {"dense": self.dense_weight, "lexical": 1.0 - self.dense_weight}
+        fused: dict[str, float] = {}
+        docs: dict[str, Document] = {}
+        raw: dict[str, dict[str, float]] = {}
+        for name, found in lists.items():
+            top = max((float(d.metadata["score"]) for d in found), default=0.0) or 1.0
+            for rank, doc in enumerate(found):
+                cid = str(doc.id)
+                docs.setdefault(cid, doc)
+                raw.setdefault(cid, {})[name] = float(doc.metadata["score"])
+                if self.fusion == "rrf":
+                    part = weights[name] / (self.rrf_k + rank + 1)
+                else:
+                    part = weights[name] * max(float(doc.metadata["score"]), 0.0) / top
+                fused[cid] = fused.get(cid, 0.0) + part
+        order = sorted(fused, key=lambda cid: (-fused[cid], cid))
+        picked: list[Document] = []
+        for cid in order:
+            doc = docs[cid]
+            if any(_mostly_covered(doc, other) for other in picked):
+                continue
+            meta = {**doc.metadata, "score": fused[cid]}
+            meta["dense_score"] = raw[cid].get("dense")
+            meta["lexical_score"] = raw[cid].get("lexical")
+            picked.append(Document(id=cid, page_content=doc.page_content, metadata=meta))
+            if len(picked) == self.k:
+                break
+        return picked
+
+
+def _mostly_covered(doc: Document, better: Document) -> bool:
+    """True when more than half of doc's span lies inside a better-ranked chunk of the same source."""
+    a, b = doc.metadata, better.metadata
+    if a.get("source") != b.get("source"):
+        return False
+    start, end = int(a["char_start"]), int(a["char_end"])
+    overlap = min(end, int(b["char_end"])) - max(start, int(b["char_start"]))
+    return overlap > 0.5 * max(end - start, 1)
+
+
+def build_retriever(
+    index: KnowledgeIndex,
+    embeddings: Embeddings,
+    k: int,
+    fusion: str = "rrf",
+    dense_weight: float = 0.3,
+) -> HybridRetriever:
+    """The hybrid retriever with candidate lists a few times deeper than k."""
+    depth = max(3 * k, 12)
+    return HybridRetriever(
+        dense=DenseRetriever(index=index, embeddings=embeddings, k=depth),
+        lexical=LexicalRetriever(index=index, k=depth),
+        k=k,
+        fusion=fusion,
+        dense_weight=dense_weight,
+    )

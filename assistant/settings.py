@@ -1,0 +1,88 @@
+"""One settings object, read from ASSISTANT_* environment variables (and CHROMA_HOST/CHROMA_PORT)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from assistant.errors import SettingsError
+
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Every knob of the assistant; secrets (the LLM API key) are read where used, not here."""
+
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", frozen=True, extra="ignore")
+
+    data_dir: Path = Path("data")
+    knowledge_dir: Path = Path("knowledge")
+    collection: str = Field("zone_articles", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,60}[a-zA-Z0-9]$")
+
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL
+    embedding_batch_size: int = Field(64, ge=1, le=4096)
+
+    # Chunking: target characters per chunk and whole sentences repeated between neighbours.
+    chunk_size: int = Field(200, ge=40, le=4000)
+    chunk_overlap: int = Field(1, ge=0, le=5)
+    max_file_mb: float = Field(20.0, gt=0)
+
+    # Retrieval.
+    k: int = Field(4, ge=1, le=50)
+    fusion: Literal["rrf", "weighted"] = "rrf"
+    dense_weight: float = Field(0.3, ge=0.0, le=1.0)
+    reranker_model: str | None = None
+
+    # Answering.
+    refusal_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    max_question_chars: int = Field(1000, ge=10)
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_timeout: float = Field(60.0, gt=0)
+
+    admin_password: SecretStr | None = None
+
+    chroma_host: str | None = Field(
+        None, validation_alias=AliasChoices("CHROMA_HOST", "ASSISTANT_CHROMA_HOST")
+    )
+    chroma_port: int = Field(
+        8000, ge=1, le=65535, validation_alias=AliasChoices("CHROMA_PORT", "ASSISTANT_CHROMA_PORT")
+    )
+
+    @model_validator(mode="after")
+    def _check_llm(self) -> Settings:
+        if self.llm_base_url and not self.llm_model:
+            raise ValueError("ASSISTANT_LLM_MODEL is required when ASSISTANT_LLM_BASE_URL is set")
+        return self
+
+    @property
+    def answerer(self) -> str:
+        """Which answerer is in use: 'llm' when an endpoint is configured, else 'extractive'."""
+        return "llm" if self.llm_base_url else "extractive"
+
+    @property
+    def chroma_dir(self) -> Path:
+        """Where the embedded Chroma keeps its files."""
+        return self.data_dir / "chroma"
+
+    @property
+    def lexical_dir(self) -> Path:
+        """Where the persisted BM25 index lives (rebuilt from Chroma when missing or stale)."""
+        return self.data_dir / "lexical" / self.collection
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment plus overrides, as one readable error if invalid."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = "ASSISTANT_" + "_".join(str(p) for p in err["loc"]).upper() if err["loc"] else ""
+            got = err.get("input")
+            shown = "" if isinstance(got, dict) else f" (got {got!r})"
+            problems.append(f"{name}{shown}: {err['msg']}".lstrip(": "))
+        raise SettingsError("invalid settings: " + "; ".join(problems)) from None

@@ -1,0 +1,1 @@
+"""Loading, normalising, chunking and indexing of source articles."""

@@ -1,0 +1,143 @@
+"""Turn newspaper-column text into clean paragraphs with roles, sections and character spans."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Each role is kept in chunk metadata; only body and caption paragraphs become chunks.
+ROLES = ("title", "subtitle", "body", "caption", "byline")
+
+_INDENT = (" ", "\t", "\u3000", "\xa0")
+_TERMINAL = "。！？；…!?.:：”’」』）)"
+_DASHES = re.compile(r"^[—\-–―]{2,}\s*")
+_BYLINE = re.compile(r"^(?P<body>.*[。！？；…”’」』）)])\s*[（(](?P<name>[\u4e00-\u9fff·]{2,8})[）)]$")
+_BYLINE_ALONE = re.compile(r"^[（(](?P<name>[\u4e00-\u9fff·]{2,8})[）)]$")
+_CJK = r"\u2e80-\u2fff\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef\u2014\u2026\u201c\u201d\u2018\u2019\u25b2"
+_SPACE_NEAR_CJK = re.compile(rf"(?<=[{_CJK}])\s+|\s+(?=[{_CJK}])")
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """One paragraph of the normalised text; text == NormalizedDoc.text[char_start:char_end]."""
+
+    index: int
+    role: str
+    section: int
+    char_start: int
+    char_end: int
+    text: str
+    author: str | None = None
+
+
+@dataclass(frozen=True)
+class NormalizedDoc:
+    """Normalised text (paragraphs joined by one newline) and its paragraphs."""
+
+    text: str
+    paragraphs: tuple[Paragraph, ...]
+    title: str | None
+    subtitle: str | None
+    author: str | None
+
+
+def normalize(raw: str, title: str | None = None, subtitle: str | None = None) -> NormalizedDoc:
+    """Join lines broken inside paragraphs, keep paragraph boundaries, and mark roles."""
+    drafts = _paragraphs(raw.replace("\r\n", "\n").replace("\r", "\n"), title)
+    paragraphs: list[Paragraph] = []
+    pieces: list[str] = []
+    offset = 0
+    for i, (role, section, text, author) in enumerate(drafts):
+        if pieces:
+            offset += 1  # the joining newline
+        paragraphs.append(Paragraph(i, role, section, offset, offset + len(text), text, author))
+        pieces.append(text)
+        offset += len(text)
+    found_title = next((p.text for p in paragraphs if p.role == "title"), None)
+    found_subtitle = next((p.text for p in paragraphs if p.role == "subtitle"), None)
+    author = next((p.author for p in paragraphs if p.role == "byline"), None)
+    return NormalizedDoc(
+        text="\n".join(pieces),
+        paragraphs=tuple(paragraphs),
+        title=title or found_title,
+        subtitle=subtitle or found_subtitle,
+        author=author,
+    )
+
+
+def join_lines(left: str, right: str) -> str:
+    """Join two layout lines: no space between CJK characters or digits, one between Latin words."""
+    if not left:
+        return right
+    a, b = left[-1], right[:1]
+    if b and b.isascii() and b.isalpha() and a.isascii() and (a.isalnum() or a in ",.;:!?)\"'"):
+        return left + " " + right
+    return left + right
+
+
+def clean_line(line: str) -> str:
+    """Strip layout whitespace; drop spaces next to CJK text, collapse the rest to one space."""
+    line = line.strip(" \t\u3000\xa0")
+    line = _SPACE_NEAR_CJK.sub("", line)
+    return _SPACES.sub(" ", line)
+
+
+def _paragraphs(raw: str, title: str | None) -> list[tuple[str, int, str, str | None]]:
+    """Group lines into (role, section, text, author) paragraphs."""
+    groups: list[list[object]] = []  # [role, section, text]
+    section = 0
+    blank = False
+    for line in raw.split("\n"):
+        if not line.strip(" \t\u3000\xa0"):
+            blank = True
+            continue
+        indented = line.startswith(_INDENT)
+        text = clean_line(line)
+        prev = groups[-1] if groups else None
+        prev_text = str(prev[2]) if prev else ""
+        continues = (
+            prev is not None
+            and not indented
+            and not text.startswith("▲")
+            and not _DASHES.match(text)
+            and not (prev[0] == "title")
+            and not (blank and (prev_text.endswith(tuple(_TERMINAL)) or len(prev_text) < 12))
+        )
+        if continues and prev is not None:
+            prev[2] = join_lines(prev_text, text)
+        else:
+            if prev is not None and blank:
+                section += 1
+            role = "body"
+            if text.startswith("▲"):
+                role = "caption"
+            elif prev is None and (title is None or text == clean_line(title)):
+                role = "title" if title is not None or len(text) <= 40 else "body"
+            elif prev is not None and prev[0] == "title" and _DASHES.match(text):
+                role, text = "subtitle", _DASHES.sub("", text)
+            groups.append([role, section, text])
+        blank = False
+    return _split_bylines(groups)
+
+
+def _split_bylines(groups: list[list[object]]) -> list[tuple[str, int, str, str | None]]:
+    """Separate a closing signature like '（王敏）' into its own paragraph and credit its section."""
+    out: list[tuple[str, int, str, str | None]] = []
+    shift = 0
+    for role, section, text in groups:
+        sec = int(str(section)) + shift
+        body = str(text)
+        alone = _BYLINE_ALONE.match(body)
+        signed = _BYLINE.match(body) if role == "body" else None
+        if alone:
+            out.append(("byline", sec, body, alone["name"]))
+        elif signed:
+            out.append((str(role), sec, signed["body"], None))
+            out.append(("byline", sec, body[len(signed["body"]) :].strip(), signed["name"]))
+        else:
+            out.append((str(role), sec, body, None))
+            continue
+        shift += 1  # a signature closes its section
+    authors = {sec: name for role, sec, _, name in out if role == "byline"}
+    return [(r, s, t, authors.get(s)) for r, s, t, _ in out]
