@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: setup run test ingest lint eval bench clean
+.PHONY: setup browser run test ingest lint eval bench clean
 
 setup: $(STAMP)
 
@@ -25,7 +25,15 @@ ingest: setup
 run: ingest
 	$(BIN)/zone-assistant serve --host $(HOST) --port $(PORT)
 
-test: setup
+# Debian's chromium (and CJK fonts for readable screenshots) for the browser test; Playwright
+# drives it through executable_path, so no browser is ever downloaded.
+browser:
+	@command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi "noto.*cjk" || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	  else echo "browser test needs: sudo apt-get install chromium fonts-noto-cjk"; fi; }
+
+test: setup browser
 	$(BIN)/python -m pytest
 
 lint: setup

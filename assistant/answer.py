@@ -50,7 +50,9 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
-    def __init__(self, idf: Callable[[str], float], threshold: float = 0.5, max_sentences: int = 2) -> None:
+    def __init__(
+        self, idf: Callable[[str], float], threshold: float = 0.5, max_sentences: int = 2
+    ) -> None:
         self.idf = idf
         self.threshold = threshold
         self.max_sentences = max_sentences
@@ -77,7 +79,12 @@ class ExtractiveAnswerer:
                 chosen.append(cand)
                 covered |= new_terms
         # Quotes from one passage read best in source order.
-        chosen.sort(key=lambda s: (contexts[s.context_rank].source, contexts[s.context_rank].char_start + s.start))
+        chosen.sort(
+            key=lambda s: (
+                contexts[s.context_rank].source,
+                contexts[s.context_rank].char_start + s.start,
+            )
+        )
         draft = Draft("", refused=False)
         parts = []
         for i, sent in enumerate(chosen, start=1):
@@ -87,7 +94,9 @@ class ExtractiveAnswerer:
         draft.text = "".join(parts) if lang == "zh" else english_summary(chosen, parts)
         return draft
 
-    def rank_sentences(self, question: str, terms: Sequence[str], contexts: Sequence[Context]) -> list[Scored]:
+    def rank_sentences(
+        self, question: str, terms: Sequence[str], contexts: Sequence[Context]
+    ) -> list[Scored]:
         """Every sentence of every context, best first (ties broken by rank and position)."""
         weights = {t: self.idf(t) for t in terms}
         total = sum(weights.values()) or 1.0

@@ -42,7 +42,8 @@ def _settings(**overrides: Any) -> Any:
 def main(verbose: bool) -> None:
     """Answer questions about the Qingdao development zone reform from cited source articles."""
     logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
     )
 
 

@@ -48,7 +48,9 @@ def load_sentence_transformer(name: str) -> SentenceTransformer:
             try:
                 _MODELS[name] = SentenceTransformer(path, device="cpu")
             except (OSError, ValueError) as exc:
-                hint = "a local folder" if not Path(path).exists() else "a sentence-transformers model"
+                hint = (
+                    "a local folder" if not Path(path).exists() else "a sentence-transformers model"
+                )
                 raise ModelNotFoundError(
                     f"cannot load embedding model '{name}' ({type(exc).__name__}); "
                     f"ASSISTANT_EMBEDDING_MODEL must name {hint} available offline, "

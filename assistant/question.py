@@ -20,13 +20,17 @@ KIND_PATTERNS: dict[str, re.Pattern[str]] = {
         r"多少|几个|几家|几本|几条|几项|几大|几年|多大|多高|数量|总额|规模|\bhow (many|much)\b|number of|\btotal\b|amount",
         re.I,
     ),
-    "list": re.compile(r"哪些|哪几|有哪|包括什么|包括哪|分别|\bwhich\b.*\b(are|were)\b|\blist\b|what are", re.I),
+    "list": re.compile(
+        r"哪些|哪几|有哪|包括什么|包括哪|分别|\bwhich\b.*\b(are|were)\b|\blist\b|what are", re.I
+    ),
 }
 _LEADING = re.compile(r"^(那么|那|还有|另外|再问一下|and\s+|what about\s+|how about\s+)", re.I)
 _TRAILING = re.compile(r"(呢|吗|嘛)?[?？。.!！\s]*$")
 _QUESTION_WORDS = re.compile(r"(了|是|有|多少|几|什么|哪|如何|怎么|是否|为什么)")
 # A follow-up that is just a name of this kind swaps the entity of the previous question.
-_ENTITY = re.compile(r"^[\u4e00-\u9fffA-Za-z0-9]{1,12}(集团|公司|街道|园区|园|中心|港|谷|区|企业|项目)")
+_ENTITY = re.compile(
+    r"^[\u4e00-\u9fffA-Za-z0-9]{1,12}(集团|公司|街道|园区|园|中心|港|谷|区|企业|项目)"
+)
 
 
 def clean_question(text: str, max_chars: int) -> str:
@@ -87,7 +91,11 @@ def rewrite_followup(question: str, history: Sequence[str]) -> str:
     if entity and entity.end() == len(core):
         prev_entity = _ENTITY.match(prev_core)
         if prev_entity:
-            return f"{core}{prev_core[prev_entity.end():]}？" if language(question) == "zh" else question
+            return (
+                f"{core}{prev_core[prev_entity.end() :]}？"
+                if language(question) == "zh"
+                else question
+            )
     ask = ""
     if kind(question) == "fact" and kind(previous) != "fact":
         asked = next(
@@ -95,7 +103,11 @@ def rewrite_followup(question: str, history: Sequence[str]) -> str:
         )
         if asked in topic:
             asked = ""
-        ask = f"有{asked}" if language(previous) == "zh" and asked and not asked.startswith("有") else asked
+        ask = (
+            f"有{asked}"
+            if language(previous) == "zh" and asked and not asked.startswith("有")
+            else asked
+        )
     if language(question) == "zh":
         return f"{topic}{core}{ask}？"
     return f"{core} ({topic}) {ask}".strip() + "?"

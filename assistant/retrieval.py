@@ -18,7 +18,9 @@ logger = logging.getLogger(__name__)
 
 
 def _document(chunk_id: str, text: str, meta: dict[str, Any], score: float) -> Document:
-    return Document(id=chunk_id, page_content=text, metadata={**meta, "chunk_id": chunk_id, "score": score})
+    return Document(
+        id=chunk_id, page_content=text, metadata={**meta, "chunk_id": chunk_id, "score": score}
+    )
 
 
 class DenseRetriever(BaseRetriever):
@@ -40,9 +42,14 @@ class DenseRetriever(BaseRetriever):
             embedding_function=self.embeddings,
             create_collection_if_not_exists=False,
         )
-        found = store.similarity_search_with_score(query, k=self.k, filter=self.index.committed_filter())
+        found = store.similarity_search_with_score(
+            query, k=self.k, filter=self.index.committed_filter()
+        )
         # Cosine distance in [0, 2] becomes a similarity in [-1, 1].
-        return [_document(str(doc.id), doc.page_content, doc.metadata, 1.0 - dist) for doc, dist in found]
+        return [
+            _document(str(doc.id), doc.page_content, doc.metadata, 1.0 - dist)
+            for doc, dist in found
+        ]
 
 
 class LexicalRetriever(BaseRetriever):

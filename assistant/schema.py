@@ -21,7 +21,12 @@ class Context:
 
     def to_json(self) -> dict[str, Any]:
         """The contract's context object."""
-        return {"chunk_id": self.chunk_id, "source": self.source, "text": self.text, "score": round(self.score, 6)}
+        return {
+            "chunk_id": self.chunk_id,
+            "source": self.source,
+            "text": self.text,
+            "score": round(self.score, 6),
+        }
 
 
 @dataclass(frozen=True)

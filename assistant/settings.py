@@ -20,7 +20,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     knowledge_dir: Path = Path("knowledge")
-    collection: str = Field("zone_articles", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,60}[a-zA-Z0-9]$")
+    collection: str = Field(
+        "zone_articles", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,60}[a-zA-Z0-9]$"
+    )
 
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
     embedding_batch_size: int = Field(64, ge=1, le=4096)

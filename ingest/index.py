@@ -121,7 +121,8 @@ class KnowledgeIndex:
         ]
         if diffs:
             raise IndexMismatchError(
-                "the index was built with " + ", ".join(diffs)
+                "the index was built with "
+                + ", ".join(diffs)
                 + "; re-ingest with: zone-assistant ingest --rebuild"
             )
 
@@ -205,7 +206,9 @@ class KnowledgeIndex:
             return 0
         committed = {d.doc_hash for d in self.documents().values()}
         got = col.get(include=["metadatas"])
-        stale = [i for i, m in zip(got["ids"], got["metadatas"] or []) if m["doc_hash"] not in committed]
+        stale = [
+            i for i, m in zip(got["ids"], got["metadatas"] or []) if m["doc_hash"] not in committed
+        ]
         for i in range(0, len(stale), 5000):
             col.delete(ids=stale[i : i + 5000])
         return len(stale)
@@ -221,7 +224,9 @@ class KnowledgeIndex:
 
     # --- reading -----------------------------------------------------------------------------
 
-    def committed_filter(self, documents: dict[str, DocumentRecord] | None = None) -> dict[str, Any]:
+    def committed_filter(
+        self, documents: dict[str, DocumentRecord] | None = None
+    ) -> dict[str, Any]:
         """A Chroma `where` filter that admits only chunks of committed document versions."""
         docs = self.documents() if documents is None else documents
         return {"doc_hash": {"$in": sorted(d.doc_hash for d in docs.values()) or ["-"]}}
@@ -247,13 +252,17 @@ class KnowledgeIndex:
             self._lexical = loaded
             return loaded
 
-    def _rebuild_lexical(self, documents: dict[str, DocumentRecord], fingerprint: str) -> LexicalIndex:
+    def _rebuild_lexical(
+        self, documents: dict[str, DocumentRecord], fingerprint: str
+    ) -> LexicalIndex:
         started = time.perf_counter()
         col = self.chunk_collection
         ids: list[str] = []
         texts: list[str] = []
         if col is not None and documents:
-            got = col.get(where=self.committed_filter(documents), include=["documents", "metadatas"])
+            got = col.get(
+                where=self.committed_filter(documents), include=["documents", "metadatas"]
+            )
             rows = sorted(
                 zip(got["ids"], got["documents"], got["metadatas"]),
                 key=lambda r: (str(r[2]["source"]), int(r[2]["ordinal"])),
@@ -262,7 +271,9 @@ class KnowledgeIndex:
             texts = [retrieval_text(str(r[2].get("title", "")), r[1]) for r in rows]
         index = LexicalIndex.build(ids, texts, fingerprint)
         index.save(self.lexical_dir)
-        logger.info("rebuilt lexical index: %d chunks in %.2fs", len(ids), time.perf_counter() - started)
+        logger.info(
+            "rebuilt lexical index: %d chunks in %.2fs", len(ids), time.perf_counter() - started
+        )
         return index
 
 

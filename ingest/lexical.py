@@ -47,7 +47,9 @@ def tokenize(text: str) -> list[str]:
     """Segment text with jieba (search mode, so compounds also yield their parts); drop stopwords."""
     text = unicodedata.normalize("NFKC", text).lower()
     tokens = _jieba().lcut_for_search(text)
-    return [t for t in (t.strip() for t in tokens) if t and _TOKEN_OK.search(t) and t not in STOPWORDS]
+    return [
+        t for t in (t.strip() for t in tokens) if t and _TOKEN_OK.search(t) and t not in STOPWORDS
+    ]
 
 
 class LexicalIndex:
@@ -78,7 +80,9 @@ class LexicalIndex:
     def idf(self, token: str) -> float:
         """Smoothed inverse document frequency (unknown tokens get the highest value)."""
         n = max(len(self.ids), 1)
-        return math.log(1 + (n - self.doc_freq.get(token, 0) + 0.5) / (self.doc_freq.get(token, 0) + 0.5))
+        return math.log(
+            1 + (n - self.doc_freq.get(token, 0) + 0.5) / (self.doc_freq.get(token, 0) + 0.5)
+        )
 
     def search(self, query_tokens: Sequence[str], k: int) -> list[tuple[str, float]]:
         """Top-k (chunk id, BM25 score) for the tokens; chunks sharing no token are left out."""
@@ -92,7 +96,12 @@ class LexicalIndex:
     def save(self, folder: Path) -> None:
         """Write atomically (temp file + rename) so a killed process never leaves half a file."""
         folder.mkdir(parents=True, exist_ok=True)
-        payload = {"format": _FORMAT, "fingerprint": self.fingerprint, "ids": self.ids, "tokens": self.tokens}
+        payload = {
+            "format": _FORMAT,
+            "fingerprint": self.fingerprint,
+            "ids": self.ids,
+            "tokens": self.tokens,
+        }
         tmp = folder / f"lexical.json.gz.{os.getpid()}.tmp"
         with gzip.open(tmp, "wt", encoding="utf-8") as fh:
             json.dump(payload, fh, ensure_ascii=False)

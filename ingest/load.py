@@ -140,7 +140,7 @@ def _pdf_text(path: Path) -> tuple[str, dict[str, str]]:
         pages = [page.extract_text() or "" for page in reader.pages]
         info = reader.metadata
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise LoadError(f"not a readable PDF ({type(exc).__name__})") from None
+        raise LoadError(f"not a readable PDF: {_first_line(exc)}") from None
     meta = {"title": str(info.title)} if info is not None and info.title else {}
     return "\n".join(pages), meta
 
@@ -154,7 +154,12 @@ def _docx_text(path: Path) -> tuple[str, dict[str, str]]:
     try:
         doc = Document(str(path))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise LoadError(f"not a readable DOCX ({type(exc).__name__})") from None
+        raise LoadError("not a readable DOCX (not a Word document package)") from None
     meta = {"title": doc.core_properties.title} if doc.core_properties.title else {}
     paragraphs = [p.text.strip() for p in doc.paragraphs if p.text.strip()]
     return "\n".join("　　" + p for p in paragraphs), meta
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:120] if text else type(exc).__name__

@@ -11,7 +11,9 @@ ROLES = ("title", "subtitle", "body", "caption", "byline")
 _INDENT = (" ", "\t", "\u3000", "\xa0")
 _TERMINAL = "。！？；…!?.:：”’」』）)"
 _DASHES = re.compile(r"^[—\-–―]{2,}\s*")
-_BYLINE = re.compile(r"^(?P<body>.*[。！？；…”’」』）)])\s*[（(](?P<name>[\u4e00-\u9fff·]{2,8})[）)]$")
+_BYLINE = re.compile(
+    r"^(?P<body>.*[。！？；…”’」』）)])\s*[（(](?P<name>[\u4e00-\u9fff·]{2,8})[）)]$"
+)
 _BYLINE_ALONE = re.compile(r"^[（(](?P<name>[\u4e00-\u9fff·]{2,8})[）)]$")
 _CJK = r"\u2e80-\u2fff\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef\u2014\u2026\u201c\u201d\u2018\u2019\u25b2"
 _SPACE_NEAR_CJK = re.compile(rf"(?<=[{_CJK}])\s+|\s+(?=[{_CJK}])")
@@ -112,13 +114,20 @@ def _paragraphs(raw: str, title: str | None) -> list[tuple[str, int, str, str | 
             role = "body"
             if text.startswith("▲"):
                 role = "caption"
-            elif prev is None and (title is None or text == clean_line(title)):
-                role = "title" if title is not None or len(text) <= 40 else "body"
+            elif prev is None and _is_title(text, title):
+                role = "title"
             elif prev is not None and prev[0] == "title" and _DASHES.match(text):
                 role, text = "subtitle", _DASHES.sub("", text)
             groups.append([role, section, text])
         blank = False
     return _split_bylines(groups)
+
+
+def _is_title(text: str, title: str | None) -> bool:
+    """The first line is the title when it equals the known title, or looks like a headline."""
+    if title is not None:
+        return text == clean_line(title)
+    return len(text) <= 40 and not text.endswith(tuple(_TERMINAL))
 
 
 def _split_bylines(groups: list[list[object]]) -> list[tuple[str, int, str, str | None]]:

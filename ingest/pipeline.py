@@ -85,8 +85,10 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[FileOutcome], list
         if path.is_dir():
             folders.append(path)
             files.extend(
-                p for p in sorted(path.rglob("*"))
-                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                p
+                for p in sorted(path.rglob("*"))
+                if p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
         elif path.exists():
             files.append(path)

@@ -1,0 +1,57 @@
+"""Shared fixtures: settings isolated from the developer's environment, real small indexes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+for _name in list(os.environ):
+    if _name.startswith("ASSISTANT_") or _name in ("CHROMA_HOST", "CHROMA_PORT"):
+        del os.environ[_name]
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+
+ROOT = Path(__file__).resolve().parent.parent
+KNOWLEDGE = ROOT / "knowledge"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+ARTICLE = KNOWLEDGE / "000_a43dbe5c9c0e2b82.txt"
+
+
+@pytest.fixture()
+def mini_corpus(tmp_path: Path) -> Path:
+    """A copy of the two tiny fixture articles in a temp folder the test may change."""
+    target = tmp_path / "knowledge"
+    shutil.copytree(FIXTURES / "mini", target)
+    return target
+
+
+def make_settings(data_dir: Path, knowledge_dir: Path, **overrides: object):
+    """Settings for a test: its own data folder and knowledge folder."""
+    from assistant.settings import load_settings
+
+    return load_settings(data_dir=data_dir, knowledge_dir=knowledge_dir, **overrides)
+
+
+@pytest.fixture(scope="session")
+def article_settings(tmp_path_factory: pytest.TempPathFactory):
+    """Settings whose index holds the real article, built once per session with the real model."""
+    from assistant.app import run_ingest
+
+    data = tmp_path_factory.mktemp("article-data")
+    settings = make_settings(data, KNOWLEDGE)
+    summary = run_ingest(settings)
+    assert summary.exit_code == 0, summary.lines()
+    return settings
+
+
+@pytest.fixture(scope="session")
+def article_assistant(article_settings):
+    """The real assistant over the real article (real model, real Chroma in a temp folder)."""
+    from assistant.app import build_assistant
+
+    assistant = build_assistant(article_settings)
+    assistant.warm_up()
+    return assistant

@@ -1,0 +1,198 @@
+"""The command-line contract: exact JSON shape, exact one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from assistant.cli import main
+from tests.conftest import ARTICLE, KNOWLEDGE
+
+QUESTION = "中电光谷招商落户了多少家市场主体？"
+
+
+def squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def invoke(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, args, env=env, catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def env_for(settings) -> dict[str, str]:
+    return {
+        "ASSISTANT_DATA_DIR": str(settings.data_dir),
+        "ASSISTANT_KNOWLEDGE_DIR": str(settings.knowledge_dir),
+    }
+
+
+@pytest.mark.integration
+def test_ask_json_contract(article_settings):
+    code, out, _ = invoke(
+        ["ask", "--json", QUESTION, "平台公司资产总额是多少？"], env_for(article_settings)
+    )
+    assert code == 0
+    lines = out.strip().split("\n")
+    assert len(lines) == 2
+    obj = json.loads(lines[0])
+    assert list(obj) == ["question", "answer", "refused", "citations", "contexts", "latency_ms"]
+    assert obj["question"] == QUESTION
+    assert obj["refused"] is False
+    assert "1900" in obj["answer"] and "[1]" in obj["answer"]
+    assert [c["n"] for c in obj["citations"]] == [1]
+    cite = obj["citations"][0]
+    assert list(cite) == ["n", "chunk_id", "source", "quote"]
+    assert cite["source"] == "000_a43dbe5c9c0e2b82.txt"
+    assert squash(cite["quote"]) in squash(ARTICLE.read_text(encoding="utf-8"))
+    assert "1900" in cite["quote"]
+    ctx_ids = [c["chunk_id"] for c in obj["contexts"]]
+    assert cite["chunk_id"] in ctx_ids and len(ctx_ids) == article_settings.k
+    assert all(list(c) == ["chunk_id", "source", "text", "score"] for c in obj["contexts"])
+    scores = [c["score"] for c in obj["contexts"]]
+    assert scores == sorted(scores, reverse=True)
+    assert isinstance(obj["latency_ms"], float) and obj["latency_ms"] > 0
+    assert "700" in json.loads(lines[1])["answer"]
+
+
+@pytest.mark.integration
+def test_ask_k_option_and_refusal(article_settings):
+    code, out, _ = invoke(
+        ["ask", "--json", "--k", "2", "开发区有多少名公务员？"], env_for(article_settings)
+    )
+    obj = json.loads(out)
+    assert code == 0
+    assert len(obj["contexts"]) == 2
+    assert obj == {**obj, "answer": "知识库中没有找到相关信息。", "refused": True, "citations": []}
+
+
+@pytest.mark.integration
+def test_plain_ask_prints_answer_then_references(article_settings):
+    code, out, _ = invoke(["ask", QUESTION], env_for(article_settings))
+    assert code == 0
+    first, second = out.split("\n")[:2]
+    assert "1900余家" in first and first.endswith("[1]")
+    assert second.startswith("  [1] 000_a43dbe5c9c0e2b82.txt (再领改革之先，勇立开放潮头): ")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ask", "   "], "Error: the question is empty; ask something about the articles\n"),
+        (
+            ["ask", "x" * 20000],
+            "Error: the question is 20000 characters long; the limit is 1000; shorten it\n",
+        ),
+        (["ask", "问题"], "Error: no index yet; run: zone-assistant ingest\n"),
+    ],
+)
+def test_errors_are_one_line_exit_2(tmp_path: Path, args: list[str], message: str):
+    code, out, err = invoke(args, {"ASSISTANT_DATA_DIR": str(tmp_path)})
+    assert (code, out, err) == (2, "", message)
+
+
+def test_invalid_setting_is_one_line(tmp_path: Path):
+    code, _, err = invoke(["ask", "问题"], {"ASSISTANT_K": "zero"})
+    assert code == 2
+    assert (
+        err
+        == "Error: invalid settings: ASSISTANT_K (got 'zero'): Input should be a valid integer, unable to parse string as an integer\n"
+    )
+
+
+def test_missing_knowledge_folder(tmp_path: Path):
+    code, _, err = invoke(
+        ["ingest"],
+        {"ASSISTANT_DATA_DIR": str(tmp_path), "ASSISTANT_KNOWLEDGE_DIR": str(tmp_path / "none")},
+    )
+    assert (code, err) == (
+        2,
+        f"Error: knowledge folder {tmp_path / 'none'} does not exist; pass a path or set ASSISTANT_KNOWLEDGE_DIR\n",
+    )
+
+
+@pytest.mark.integration
+def test_unknown_model_and_model_mismatch(article_settings, tmp_path: Path):
+    env = {**env_for(article_settings), "ASSISTANT_EMBEDDING_MODEL": str(tmp_path / "no-model")}
+    code, _, err = invoke(["ask", QUESTION], env)
+    assert code == 2
+    assert err == (
+        "Error: the index was built with embedding_model='all-MiniLM-L6-v2' "
+        f"(now '{tmp_path / 'no-model'}'); re-ingest with: zone-assistant ingest --rebuild\n"
+    )
+    env["ASSISTANT_DATA_DIR"] = str(tmp_path / "fresh")
+    code, _, err = invoke(["ingest", str(ARTICLE)], env)
+    assert code == 2
+    assert err.startswith(f"Error: cannot load embedding model '{tmp_path / 'no-model'}' (")
+    assert err.endswith(
+        "ASSISTANT_EMBEDDING_MODEL must name a local folder available offline, e.g. all-MiniLM-L6-v2\n"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_unreachable_chroma_server(tmp_path: Path):
+    port = _free_port()
+    code, _, err = invoke(["ask", "问题"], {"CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(port)})
+    assert code == 2
+    assert err.startswith(f"Error: cannot reach the Chroma server at 127.0.0.1:{port} (")
+    assert err.endswith(
+        "start it with: chroma run --path ./data/chroma-server, or unset CHROMA_HOST\n"
+    )
+
+
+@pytest.mark.server
+@pytest.mark.integration
+def test_chroma_server_end_to_end(tmp_path: Path):
+    port = _free_port()
+    chroma = Path(sys.executable).parent / "chroma"
+    server = subprocess.Popen(
+        [
+            str(chroma),
+            "run",
+            "--path",
+            str(tmp_path / "server"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        env = {
+            "CHROMA_HOST": "127.0.0.1",
+            "CHROMA_PORT": str(port),
+            "ASSISTANT_DATA_DIR": str(tmp_path / "data"),
+            "ASSISTANT_KNOWLEDGE_DIR": str(KNOWLEDGE),
+        }
+        code, out, _ = invoke(["ingest"], env)
+        assert code == 0 and out.startswith("files: 1 added")
+        code, out, _ = invoke(["ask", "--json", QUESTION], env)
+        assert code == 0 and "1900" in json.loads(out)["answer"]
+        assert not (tmp_path / "data" / "chroma").exists()  # nothing stored locally but BM25
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -1,0 +1,234 @@
+"""Incremental, idempotent and crash-safe ingest, on tiny corpora with deterministic embeddings."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.embeddings import DeterministicFakeEmbedding
+
+from assistant.errors import IndexMismatchError
+from assistant.settings import load_settings
+from ingest.index import KnowledgeIndex, open_client
+from ingest.pipeline import ingest_paths
+
+EMB = DeterministicFakeEmbedding(size=16)
+BUILD = {"embedding_model": "fake-16", "chunk_size": 200, "chunk_overlap": 1}
+
+
+def make_index(data: Path, client: Any = None, build: dict | None = None) -> KnowledgeIndex:
+    client = client or open_client(data)
+    return KnowledgeIndex(client, "test", build or BUILD, data / "lexical")
+
+
+def run(index: KnowledgeIndex, knowledge: Path, paths: list[Path] | None = None, **kw):
+    return ingest_paths(
+        index,
+        EMB,
+        paths or [knowledge],
+        knowledge,
+        chunk_size=200,
+        chunk_overlap=1,
+        max_bytes=100_000,
+        **kw,
+    )
+
+
+def state(index: KnowledgeIndex) -> tuple:
+    """Everything a query can depend on, minus timestamps."""
+    docs = sorted(
+        (d.source, d.doc_hash, d.content_hash, d.chunks) for d in index.documents().values()
+    )
+    col = index.chunk_collection
+    got = (
+        col.get(include=["documents", "metadatas"])
+        if col is not None
+        else {"ids": [], "documents": [], "metadatas": []}
+    )
+    chunks = sorted(zip(got["ids"], got["documents"], [m["doc_hash"] for m in got["metadatas"]]))
+    lexical = index.lexical()
+    return docs, chunks, sorted(lexical.ids)
+
+
+def test_add_unchanged_change_remove(tmp_path: Path, mini_corpus: Path):
+    index = make_index(tmp_path / "data")
+    first = run(index, mini_corpus)
+    assert [(o.source, o.status) for o in first.outcomes] == [
+        ("forest.md", "added"),
+        ("harbor.txt", "added"),
+    ]
+    assert first.exit_code == 0
+    assert first.chunks_written == sum(d.chunks for d in index.documents().values()) > 0
+    before = state(index)
+
+    again = run(index, mini_corpus)
+    assert [o.status for o in again.outcomes] == ["unchanged", "unchanged"]
+    assert again.chunks_written == 0
+    assert state(index) == before  # idempotent
+
+    (mini_corpus / "forest.md").write_text("　　森林公园新增步道20公里。\n", encoding="utf-8")
+    (mini_corpus / "harbor.txt").unlink()
+    (mini_corpus / "new.txt").write_text("　　新文章的内容。\n", encoding="utf-8")
+    third = run(index, mini_corpus)
+    assert sorted((o.source, o.status) for o in third.outcomes) == [
+        ("forest.md", "updated"),
+        ("harbor.txt", "removed"),
+        ("new.txt", "added"),
+    ]
+    docs, chunks, lexical_ids = state(index)
+    assert [d[0] for d in docs] == ["forest.md", "new.txt"]
+    texts = [c[1] for c in chunks]
+    assert texts == sorted(texts, key=lambda t: [c[1] for c in chunks].index(t))
+    assert "森林公园新增步道20公里。" in texts and not any("海港" in t for t in texts)
+    assert sorted(c[0] for c in chunks) == lexical_ids  # BM25 follows Chroma
+
+
+def test_ingesting_one_file_does_not_remove_the_others(tmp_path: Path, mini_corpus: Path):
+    index = make_index(tmp_path / "data")
+    run(index, mini_corpus)
+    summary = run(index, mini_corpus, paths=[mini_corpus / "forest.md"])
+    assert [(o.source, o.status) for o in summary.outcomes] == [("forest.md", "unchanged")]
+    assert sorted(index.documents()) == ["forest.md", "harbor.txt"]
+
+
+def test_bad_inputs_each_get_a_line_and_lose_nothing(tmp_path: Path, mini_corpus: Path):
+    index = make_index(tmp_path / "data")
+    run(index, mini_corpus)
+    before = state(index)
+    (mini_corpus / "empty.txt").write_bytes(b"")
+    (mini_corpus / "garbage.pdf").write_bytes(b"\x00\x01\x02" * 50)
+    (mini_corpus / "garbage.txt").write_bytes(bytes(range(256)) * 4)
+    (mini_corpus / "huge.txt").write_text("　　大。" * 60_000, encoding="utf-8")
+    (mini_corpus / "photo.png").write_bytes(b"\x89PNG")
+    shutil.copy(mini_corpus / "forest.md", mini_corpus / "forest-copy.md")
+    summary = run(index, mini_corpus, paths=[mini_corpus, tmp_path / "nope.txt"])
+    failed = {o.source: o.reason for o in summary.outcomes if o.status == "failed"}
+    assert failed == {
+        str(tmp_path / "nope.txt"): "no such file or folder",
+        "empty.txt": "file is empty",
+        "forest.md": "same content as forest-copy.md",
+        "garbage.pdf": "not a readable PDF: Stream has ended unexpectedly",
+        "garbage.txt": "binary content, not text",
+        "huge.txt": "file is 0.7 MB, over the 0.1 MB limit",
+        "photo.png": "unsupported file type .png; supported: .txt, .md, .html, .htm, .pdf, .docx",
+    }
+    assert summary.exit_code == 1
+    assert summary.lines()[-1].startswith(
+        "files: 1 added, 0 updated, 1 unchanged, 0 removed, 7 failed;"
+    )
+    # forest.md's content is still indexed (as forest-copy.md, the first of the twins), harbor kept.
+    docs = state(index)[0]
+    assert [d[0] for d in docs] == ["forest-copy.md", "forest.md", "harbor.txt"]
+    assert before[0][1] in docs
+
+
+def test_nothing_ingestible_exits_2(tmp_path: Path):
+    index = make_index(tmp_path / "data")
+    summary = run(index, tmp_path, paths=[tmp_path / "missing"])
+    assert summary.exit_code == 2
+    assert summary.lines()[0] == f"failed: {tmp_path / 'missing'}: no such file or folder"
+
+
+def test_other_model_or_chunking_needs_rebuild(tmp_path: Path, mini_corpus: Path):
+    data = tmp_path / "data"
+    client = open_client(data)
+    run(make_index(data, client), mini_corpus)
+    other = make_index(data, client, dict(BUILD, embedding_model="other-model"))
+    with pytest.raises(IndexMismatchError) as err:
+        other.check_compatible()
+    assert str(err.value) == (
+        "the index was built with embedding_model='fake-16' (now 'other-model'); "
+        "re-ingest with: zone-assistant ingest --rebuild"
+    )
+    with pytest.raises(IndexMismatchError):
+        run(other, mini_corpus)
+    rebuilt = run(other, mini_corpus, rebuild=True)
+    assert [o.status for o in rebuilt.outcomes] == ["added", "added"]
+    other.check_compatible()
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashingClient:
+    """Wraps a Chroma client; the n-th write (upsert/delete) raises Crash before it happens."""
+
+    def __init__(self, client: Any, crash_at: int) -> None:
+        self._client, self.crash_at, self.writes = client, crash_at, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def get_or_create_collection(self, *a: Any, **kw: Any) -> Any:
+        return _CrashingCollection(self._client.get_or_create_collection(*a, **kw), self)
+
+
+class _CrashingCollection:
+    def __init__(self, col: Any, owner: CrashingClient) -> None:
+        self._col, self._owner = col, owner
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._col, name)
+        if name not in ("upsert", "delete", "add", "update"):
+            return attr
+
+        def write(*a: Any, **kw: Any) -> Any:
+            self._owner.writes += 1
+            if self._owner.writes == self._owner.crash_at:
+                raise Crash(f"killed at write {self._owner.writes}")
+            return attr(*a, **kw)
+
+        return write
+
+
+def _v2(knowledge: Path) -> None:
+    (knowledge / "forest.md").write_text(
+        "　　森林公园新增步道20公里。另建停车场1处。\n", encoding="utf-8"
+    )
+    (knowledge / "harbor.txt").unlink()
+    (knowledge / "new.txt").write_text("　　新文章第一句。新文章第二句。\n", encoding="utf-8")
+
+
+def test_killed_at_any_write_then_rerun_equals_uninterrupted(tmp_path: Path, mini_corpus: Path):
+    # Reference: v1 then v2 without interruption.
+    ref_index = make_index(tmp_path / "ref")
+    run(ref_index, mini_corpus)
+    v1 = tmp_path / "v1"
+    shutil.copytree(mini_corpus, v1)
+    _v2(mini_corpus)
+    counting = CrashingClient(open_client(tmp_path / "count"), crash_at=-1)
+    run(make_index(tmp_path / "count"), v1)
+    run(make_index(tmp_path / "count", counting), mini_corpus)
+    run(ref_index, mini_corpus)
+    reference = state(ref_index)
+    assert counting.writes >= 6
+
+    for crash_at in range(1, counting.writes + 1):
+        data = tmp_path / f"crash{crash_at}"
+        run(make_index(data), v1)
+        crashing = CrashingClient(open_client(data), crash_at)
+        with pytest.raises(Crash):
+            run(make_index(data, crashing), mini_corpus)
+        # Mid-crash, a query sees whole documents only: every visible chunk is committed.
+        index = make_index(data)
+        visible = index.chunk_collection.get(where=index.committed_filter(), include=["metadatas"])
+        per_doc: dict[str, int] = {}
+        for meta in visible["metadatas"]:
+            per_doc[meta["source"]] = per_doc.get(meta["source"], 0) + 1
+        assert per_doc == {s: d.chunks for s, d in index.documents().items()}, crash_at
+        run(index, mini_corpus)
+        assert state(index) == reference, f"crash at write {crash_at}"
+
+
+def test_settings_errors_are_one_line():
+    from assistant.errors import SettingsError
+
+    with pytest.raises(SettingsError) as err:
+        load_settings(k=0, fusion="max")
+    assert str(err.value) == (
+        "invalid settings: ASSISTANT_K (got 0): Input should be greater than or equal to 1; "
+        "ASSISTANT_FUSION (got 'max'): Input should be 'rrf' or 'weighted'"
+    )
