@@ -1,0 +1,1 @@
+"""Evaluation of the assistant: dataset, Chinese-aware matching, metrics, runner, report."""

@@ -1,0 +1,163 @@
+"""Retrieval, answer, citation and latency metrics over per-question evaluation records."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from eval.matching import extract_numbers, match_fact, normalize, same_quantity
+
+Metrics = dict[str, float | int | None]
+
+# Citation markers such as [1], [1,2], [1-3] or 【2】 are not numbers of the answer.
+_CITATION_MARKER = re.compile(r"[\[［【]\s*\d+(?:\s*[,，、\-–]\s*\d+)*\s*[\]］】]")
+
+_RECORD_KEYS = ("answerable", "refused", "correct", "rank", "citation_ok", "latency_ms")
+
+
+def _check_ranks(ranks: Sequence[int | None]) -> None:
+    if not ranks:
+        raise ValueError("ranks must not be empty")
+    for rank in ranks:
+        if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int) or rank < 1):
+            raise ValueError(f"a rank is a 1-based int or None, got {rank!r}")
+
+
+def hit_at_k(ranks: Sequence[int | None], k: int) -> float:
+    """Fraction of questions whose evidence is in the top k chunks (rank 1-based, None: absent)."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be an int >= 1, got {k!r}")
+    _check_ranks(ranks)
+    return sum(rank is not None and rank <= k for rank in ranks) / len(ranks)
+
+
+def mrr(ranks: Sequence[int | None]) -> float:
+    """Mean reciprocal rank; a question whose evidence was not retrieved counts 0."""
+    _check_ranks(ranks)
+    return sum(1 / rank for rank in ranks if rank is not None) / len(ranks)
+
+
+def evidence_rank(evidence: str, chunk_texts: Sequence[str]) -> int | None:
+    """1-based rank of the first chunk holding the evidence, ignoring whitespace; None if none.
+
+    A chunk holds the evidence when it contains it, or, when the evidence is longer than the
+    chunk, when the evidence contains the whole chunk.
+    """
+    target = normalize(evidence)
+    if not target:
+        raise ValueError("evidence must not be empty")
+    for rank, text in enumerate(chunk_texts, start=1):
+        chunk = normalize(text)
+        if target in chunk or (chunk and len(target) > len(chunk) and chunk in target):
+            return rank
+    return None
+
+
+def citation_supported(
+    sentence: str,
+    cited_chunk_text: str,
+    evidence: str | None,
+    facts: Sequence[Sequence[str]],
+) -> bool:
+    """Whether a cited chunk supports an answer sentence.
+
+    The chunk must contain the evidence (ignoring whitespace) or every fact (one alternative of
+    each), and every number of the sentence, citation markers aside, must have an equal number
+    with a compatible unit in the chunk.
+    """
+    if evidence is None and not facts:
+        raise ValueError("need evidence or facts to judge support")
+    chunk = normalize(cited_chunk_text)
+    holds_evidence = evidence is not None and normalize(evidence) in chunk
+    holds_facts = bool(facts) and all(
+        match_fact(cited_chunk_text, alternatives) == "match" for alternatives in facts
+    )
+    if not (holds_evidence or holds_facts):
+        return False
+    chunk_numbers = extract_numbers(cited_chunk_text)
+    return all(
+        any(same_quantity(number, known) for known in chunk_numbers)
+        for number in extract_numbers(_CITATION_MARKER.sub("", sentence))
+    )
+
+
+def rate(flags: Sequence[bool]) -> float | None:
+    """Fraction of True flags; None for an empty sequence (the metric does not apply)."""
+    if any(not isinstance(flag, bool) for flag in flags):
+        raise ValueError("flags must be bools")
+    return sum(flags) / len(flags) if flags else None
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The p-th percentile (0-100), interpolating linearly between closest ranks (as numpy)."""
+    if not values:
+        raise ValueError("values must not be empty")
+    if not 0 <= p <= 100:
+        raise ValueError(f"p must be within [0, 100], got {p!r}")
+    ordered = sorted(float(value) for value in values)
+    if any(math.isnan(value) for value in ordered):
+        raise ValueError("values must not contain NaN")
+    position = (len(ordered) - 1) * p / 100
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _check_record(record: Mapping[str, Any], by: str) -> None:
+    missing = [key for key in (by, *_RECORD_KEYS) if key not in record]
+    if missing:
+        raise ValueError(f"record lacks {missing}: {record!r}")
+    if not isinstance(record["answerable"], bool) or not isinstance(record["refused"], bool):
+        raise ValueError(f"answerable and refused must be bools: {record!r}")
+    latency = record["latency_ms"]
+    if isinstance(latency, bool) or not isinstance(latency, int | float) or latency < 0:
+        raise ValueError(f"latency_ms must be a non-negative number: {record!r}")
+
+
+def _group_metrics(records: Sequence[Mapping[str, Any]]) -> Metrics:
+    answerable = [r for r in records if r["answerable"]]
+    negatives = [r for r in records if not r["answerable"]]
+    ranks = [r["rank"] for r in answerable]
+    cited = [
+        r["citation_ok"] for r in answerable if not r["refused"] and r["citation_ok"] is not None
+    ]
+    latencies = [float(r["latency_ms"]) for r in records]
+    return {
+        "n": len(records),
+        "hit@1": hit_at_k(ranks, 1) if ranks else None,
+        "hit@3": hit_at_k(ranks, 3) if ranks else None,
+        "hit@5": hit_at_k(ranks, 5) if ranks else None,
+        "mrr": mrr(ranks) if ranks else None,
+        # An answerable question without a verdict (correct is None) counts as not correct.
+        "fact_accuracy": rate([r["correct"] is True for r in answerable]),
+        "citation_support": rate([bool(flag) for flag in cited]),
+        "negative_rejection": rate([r["refused"] for r in negatives]),
+        "false_refusal": rate([r["refused"] for r in answerable]),
+        "latency_p50": percentile(latencies, 50),
+        "latency_p95": percentile(latencies, 95),
+    }
+
+
+def summarize(records: Sequence[Mapping[str, Any]], by: str = "type") -> dict[str, Metrics]:
+    """Metrics per value of record[by], in sorted order, then "overall" over all records.
+
+    Each record has: the `by` key, answerable, refused, correct (bool or None), rank (1-based
+    evidence rank or None), citation_ok (bool, or None when the answer cites nothing) and
+    latency_ms. Retrieval metrics and fact_accuracy and false_refusal are over answerable
+    records, citation_support over answerable non-refused records with a citation verdict,
+    negative_rejection over unanswerable records; a metric with no such record is None.
+    """
+    if not records:
+        raise ValueError("records must not be empty")
+    for record in records:
+        _check_record(record, by)
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for record in records:
+        groups.setdefault(str(record[by]), []).append(record)
+    if "overall" in groups:
+        raise ValueError('"overall" is reserved and cannot be a group name')
+    summary = {name: _group_metrics(groups[name]) for name in sorted(groups)}
+    summary["overall"] = _group_metrics(records)
+    return summary
