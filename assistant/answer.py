@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from assistant import question as q
 from assistant.schema import Context
+from assistant.translate import QueryTranslator
 from ingest.chunk import split_sentences
 from ingest.lexical import tokenize
 
@@ -51,16 +52,21 @@ class ExtractiveAnswerer:
     name = "extractive"
 
     def __init__(
-        self, idf: Callable[[str], float], threshold: float = 0.5, max_sentences: int = 2
+        self,
+        idf: Callable[[str], float],
+        threshold: float = 0.5,
+        max_sentences: int = 2,
+        translator: QueryTranslator | None = None,
     ) -> None:
         self.idf = idf
+        self.translator = translator
         self.threshold = threshold
         self.max_sentences = max_sentences
 
     def answer(self, question: str, contexts: Sequence[Context], lang: str | None = None) -> Draft:
         """Compose a short answer of verbatim quotes with [n] markers, or a refusal."""
         lang = lang or q.language(question)
-        terms = sorted(set(tokenize(question)))
+        terms = self.term_groups(question, lang)
         scored = self.rank_sentences(question, terms, contexts)
         if not scored or scored[0].coverage < self.threshold:
             return Draft(REFUSAL[lang], refused=True)
@@ -94,18 +100,28 @@ class ExtractiveAnswerer:
         draft.text = "".join(parts) if lang == "zh" else english_summary(chosen, parts)
         return draft
 
+    def term_groups(self, question: str, lang: str) -> list[frozenset[str]]:
+        """What a sentence should contain: each group is matched by any of its words.
+
+        A Chinese question gives one group per jieba token; an English one gives one group per
+        keyword, holding the corpus words that translate it.
+        """
+        if lang == "en" and self.translator is not None:
+            return sorted(set(self.translator.groups(question)), key=sorted)
+        return [frozenset({t}) for t in sorted(set(tokenize(question)))]
+
     def rank_sentences(
-        self, question: str, terms: Sequence[str], contexts: Sequence[Context]
+        self, question: str, terms: Sequence[frozenset[str]], contexts: Sequence[Context]
     ) -> list[Scored]:
         """Every sentence of every context, best first (ties broken by rank and position)."""
-        weights = {t: self.idf(t) for t in terms}
+        weights = {g: max(self.idf(t) for t in g) for g in terms if g}
         total = sum(weights.values()) or 1.0
         kind = q.kind(question)
         out: list[Scored] = []
         for rank, ctx in enumerate(contexts):
             for start, end in split_sentences(ctx.text):
                 text = ctx.text[start:end]
-                coverage = sum(w for t, w in weights.items() if t in text) / total
+                coverage = sum(w for g, w in weights.items() if any(t in text for t in g)) / total
                 bonus = 0.1 / (1 + rank)
                 if kind == "number":
                     bonus += 0.15 if _HAS_NUMBER.search(text) else -0.15
@@ -118,18 +134,56 @@ class ExtractiveAnswerer:
         return out
 
     @staticmethod
-    def _covered(terms: Sequence[str], text: str) -> set[str]:
-        return {t for t in terms if t in text}
+    def _covered(terms: Sequence[frozenset[str]], text: str) -> set[frozenset[str]]:
+        return {g for g in terms if any(t in text for t in g)}
+
+
+_MONTHS = "January February March April May June July August September October November December"
+_DATE = re.compile(r"(\d{4})年(?:(\d{1,2})月(?:份)?)?")
+_QUANTITY = re.compile(
+    r"(?P<pre>近|超过|超|约|逾)?(?P<num>\d+(?:\.\d+)?)(?P<approx>余|多)?(?P<mult>万|亿)?"
+    r"(?P<unit>元|家|个|项|条|本|公里|棵|%)?"
+)
+_UNITS = {"元": " yuan", "公里": " km", "%": "%"}
+
+
+def english_figure(match: re.Match[str]) -> str:
+    """'350余亿元' → 'more than 35 billion yuan'; '2020年11月' is handled by the date pattern."""
+    value = float(match["num"]) * {"万": 1e4, "亿": 1e8, None: 1.0}[match["mult"]]
+    if value >= 1e9:
+        amount = f"{value / 1e9:g} billion"
+    elif value >= 1e6:
+        amount = f"{value / 1e6:g} million"
+    else:
+        amount = f"{value:,.0f}" if value == int(value) else f"{value:g}"
+    lead = {"近": "nearly ", "超": "over ", "超过": "over ", "约": "about ", "逾": "over "}.get(
+        match["pre"] or "", ""
+    )
+    if match["approx"]:
+        lead = "more than "
+    return f"{lead}{amount}{_UNITS.get(match['unit'] or '', '')}"
+
+
+def english_figures(text: str) -> list[str]:
+    """The dates and figures of a Chinese sentence, said in English with the original beside."""
+    out: list[str] = []
+    taken: list[tuple[int, int]] = []
+    for m in _DATE.finditer(text):
+        month = f"{_MONTHS.split()[int(m[2]) - 1]} " if m[2] and 1 <= int(m[2]) <= 12 else ""
+        out.append(f"{month}{m[1]} ({m[0]})")
+        taken.append(m.span())
+    for m in _QUANTITY.finditer(text):
+        if any(a <= m.start() < b for a, b in taken) or not (m["unit"] or m["mult"] or m["approx"]):
+            continue
+        out.append(f"{english_figure(m)} ({m[0]})")
+    return out
 
 
 def english_summary(chosen: Sequence[Scored], parts: Sequence[str]) -> str:
-    """An English answer over Chinese evidence: the figures in English, then the cited quotes."""
-    figures = []
+    """An English answer over Chinese evidence: dates and figures in English, then the quotes."""
+    lines = []
     for i, sent in enumerate(chosen, start=1):
-        nums = [n for n in _NUMBER.findall(sent.text)]
-        if nums:
-            figures.append(f"{', '.join(nums)} [{i}]")
-    lead = "The sources state (quoted in Chinese)"
-    if figures:
-        lead = "Figures in the sources: " + "; ".join(figures) + ". Quoted"
-    return lead + ": " + " ".join(parts)
+        figures = english_figures(sent.text)
+        if figures:
+            lines.append(f"The source gives {'; '.join(figures)} [{i}].")
+    return " ".join(lines + ["Quoted in Chinese: " + " ".join(parts)])

@@ -10,6 +10,7 @@ from assistant.embeddings import SentenceTransformerEmbeddings
 from assistant.pipeline import Assistant
 from assistant.retrieval import build_retriever
 from assistant.settings import Settings
+from assistant.translate import QueryTranslator
 from ingest.index import KnowledgeIndex, open_client
 from ingest.lexical import tokenize
 from ingest.pipeline import IngestSummary, Progress, ingest_paths
@@ -61,11 +62,17 @@ def build_assistant(settings: Settings, index: KnowledgeIndex | None = None) -> 
     index.check_compatible()
     embeddings = build_embeddings(settings)
     retriever = build_retriever(index, embeddings, settings.k, settings.fusion, settings.dense_weight)
-    answerer = ExtractiveAnswerer(lambda t: index.lexical().idf(t), threshold=settings.refusal_threshold)
+    translator = QueryTranslator(lambda: index.lexical().doc_freq.keys())
+    answerer = ExtractiveAnswerer(
+        lambda t: index.lexical().idf(t),
+        threshold=settings.refusal_threshold,
+        translator=translator,
+    )
     return Assistant(
         retriever,
         answerer,
         max_question_chars=settings.max_question_chars,
         warmers=[embeddings.warm_up, index.lexical, lambda: tokenize("预热")],
+        translator=translator,
         description=f"answerer: {answerer.name}; embedding model: {settings.embedding_model}",
     )

@@ -15,6 +15,7 @@ from assistant import question as q
 from assistant.answer import REFUSAL, Draft
 from assistant.citations import renumber, verify
 from assistant.schema import Answer, Context
+from assistant.translate import QueryTranslator
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,9 @@ class Assistant:
         max_question_chars: int = 1000,
         warmers: Sequence[Any] = (),
         description: str = "",
+        translator: QueryTranslator | None = None,
     ) -> None:
+        self.translator = translator
         self.retriever = retriever
         self.answerer = answerer
         self.max_question_chars = max_question_chars
@@ -91,13 +94,18 @@ class Assistant:
         text = q.clean_question(state["question"], self.max_question_chars)
         history = [h for h in state["history"] if isinstance(h, str) and h.strip()]
         standalone = q.rewrite_followup(text, history)
-        return {**state, "question": text, "standalone": standalone, "lang": q.language(text)}
+        lang = q.language(text)
+        query = standalone
+        if lang == "en" and self.translator is not None:
+            # BM25 over Chinese articles needs Chinese words; keep the English for the dense side.
+            query = f"{self.translator.to_chinese(standalone)} {standalone}"
+        return {**state, "question": text, "standalone": standalone, "query": query, "lang": lang}
 
     def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
         retriever = self.retriever
         if state.get("k"):
             retriever = retriever.model_copy(update={"k": int(state["k"])})
-        docs = retriever.invoke(state["standalone"])
+        docs = retriever.invoke(state["query"])
         return {**state, "contexts": [to_context(d) for d in docs]}
 
     def _answer(self, state: dict[str, Any]) -> Answer:

