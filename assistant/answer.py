@@ -10,7 +10,7 @@ from assistant import question as q
 from assistant.schema import Context
 from assistant.translate import QueryTranslator
 from ingest.chunk import split_sentences
-from ingest.lexical import tokenize
+from ingest.lexical import LexicalIndex, question_terms
 
 REFUSAL = {"zh": "知识库中没有找到相关信息。", "en": "The sources do not answer this."}
 
@@ -41,24 +41,37 @@ class Scored:
     text: str
 
 
+@dataclass(frozen=True)
+class Term:
+    """A question term: matched by any of `words`; `weight` is its IDF share of the question."""
+
+    words: frozenset[str]
+    weight: float
+    known: bool
+    specific: bool = False
+    noun: bool = False
+
+
 class ExtractiveAnswerer:
     """Scores the sentences of the retrieved chunks against the question and quotes the best.
 
     Signals: IDF-weighted coverage of the question's terms (lexical), the chunk's fused
     retrieval rank (dense + lexical), and the kind of question (多少 wants a number, 什么时候 a
-    date, 哪些 a list). Below `threshold` coverage it refuses instead of guessing.
+    date, 哪些 a list). A noun of the question that no article contains counts as missing
+    everywhere ("注册资本" when no article mentions registered capital). Below `threshold`
+    coverage it refuses instead of guessing.
     """
 
     name = "extractive"
 
     def __init__(
         self,
-        idf: Callable[[str], float],
+        lexical: Callable[[], LexicalIndex],
         threshold: float = 0.5,
         max_sentences: int = 2,
         translator: QueryTranslator | None = None,
     ) -> None:
-        self.idf = idf
+        self.lexical = lexical
         self.translator = translator
         self.threshold = threshold
         self.max_sentences = max_sentences
@@ -66,14 +79,12 @@ class ExtractiveAnswerer:
     def answer(self, question: str, contexts: Sequence[Context], lang: str | None = None) -> Draft:
         """Compose a short answer of verbatim quotes with [n] markers, or a refusal."""
         lang = lang or q.language(question)
-        terms = self.term_groups(question, lang)
+        terms = self.terms(question, lang)
         scored = self.rank_sentences(question, terms, contexts)
-        if not scored or scored[0].coverage < self.threshold:
+        kind = q.kind(question)
+        if not scored or self._unsupported(terms, scored[0], kind):
             return Draft(REFUSAL[lang], refused=True)
         best = scored[0]
-        kind = q.kind(question)
-        if kind == "number" and not _HAS_NUMBER.search(best.text):
-            return Draft(REFUSAL[lang], refused=True)
         chosen = [best]
         limit = self.max_sentences + (1 if kind == "list" else 0)
         covered = self._covered(terms, best.text)
@@ -100,28 +111,56 @@ class ExtractiveAnswerer:
         draft.text = "".join(parts) if lang == "zh" else english_summary(chosen, parts)
         return draft
 
-    def term_groups(self, question: str, lang: str) -> list[frozenset[str]]:
-        """What a sentence should contain: each group is matched by any of its words.
+    def _unsupported(self, terms: Sequence[Term], best: Scored, kind: str) -> bool:
+        """Refuse when the best sentence does not carry the answer.
 
-        A Chinese question gives one group per jieba token; an English one gives one group per
-        keyword, holding the corpus words that translate it.
+        Too little of the question is covered; or the question names a specific thing (a
+        name, a compound like 注册资本) that no article mentions; or it asks for a number or a
+        date and the best sentence lacks one, or lacks the question's rarest word (the figure
+        would then be about something else).
         """
+        if best.coverage < self.threshold or any(t.specific and not t.known for t in terms):
+            return True
+        if kind in ("number", "date"):
+            pattern = _HAS_NUMBER if kind == "number" else _HAS_DATE
+            nouns = [t for t in terms if t.known and t.noun]
+            focus = max(nouns, key=lambda t: t.weight) if len(nouns) >= 2 else None
+            if not pattern.search(best.text) or (focus and not _has(focus, best.text.lower())):
+                return True
+        return False
+
+    def terms(self, question: str, lang: str) -> list[Term]:
+        """What a sentence should contain, weighted by rarity in the articles.
+
+        A Chinese question gives one term per content word (jieba precise mode); an English one
+        gives one term per keyword, holding the corpus words that translate it. Unknown words
+        count only when they are nouns: an unknown noun is the thing asked about.
+        """
+        index = self.lexical()
+        unknown_weight = index.term_idf("\x00")
         if lang == "en" and self.translator is not None:
-            return sorted(set(self.translator.groups(question)), key=sorted)
-        return [frozenset({t}) for t in sorted(set(tokenize(question)))]
+            groups = sorted(set(self.translator.groups(question)), key=sorted)
+            return [Term(g, max(index.term_idf(w) for w in g), True, noun=True) for g in groups if g]
+        out = []
+        for word, noun in question_terms(question):
+            if index.substring_df(word):
+                out.append(Term(frozenset({word}), index.term_idf(word), True, noun=bool(noun)))
+            elif noun:
+                out.append(Term(frozenset({word}), unknown_weight, False, noun == "specific"))
+        return out
 
     def rank_sentences(
-        self, question: str, terms: Sequence[frozenset[str]], contexts: Sequence[Context]
+        self, question: str, terms: Sequence[Term], contexts: Sequence[Context]
     ) -> list[Scored]:
         """Every sentence of every context, best first (ties broken by rank and position)."""
-        weights = {g: max(self.idf(t) for t in g) for g in terms if g}
-        total = sum(weights.values()) or 1.0
+        total = sum(t.weight for t in terms) or 1.0
         kind = q.kind(question)
         out: list[Scored] = []
         for rank, ctx in enumerate(contexts):
             for start, end in split_sentences(ctx.text):
                 text = ctx.text[start:end]
-                coverage = sum(w for g, w in weights.items() if any(t in text for t in g)) / total
+                lowered = text.lower()
+                coverage = sum(t.weight for t in terms if t.known and _has(t, lowered)) / total
                 bonus = 0.1 / (1 + rank)
                 if kind == "number":
                     bonus += 0.15 if _HAS_NUMBER.search(text) else -0.15
@@ -134,8 +173,13 @@ class ExtractiveAnswerer:
         return out
 
     @staticmethod
-    def _covered(terms: Sequence[frozenset[str]], text: str) -> set[frozenset[str]]:
-        return {g for g in terms if any(t in text for t in g)}
+    def _covered(terms: Sequence[Term], text: str) -> set[Term]:
+        lowered = text.lower()
+        return {t for t in terms if t.known and _has(t, lowered)}
+
+
+def _has(term: Term, lowered_text: str) -> bool:
+    return any(w in lowered_text for w in term.words)
 
 
 _MONTHS = "January February March April May June July August September October November December"

@@ -7,7 +7,7 @@ from typing import Any
 
 from assistant.answer import ExtractiveAnswerer
 from assistant.embeddings import SentenceTransformerEmbeddings
-from assistant.pipeline import Assistant
+from assistant.pipeline import Answerer, Assistant
 from assistant.retrieval import build_retriever
 from assistant.settings import Settings
 from assistant.translate import QueryTranslator
@@ -51,7 +51,6 @@ def run_ingest(
         chunk_overlap=settings.chunk_overlap,
         max_bytes=int(settings.max_file_mb * 1_000_000),
         rebuild=rebuild,
-        batch_size=settings.embedding_batch_size,
         progress=progress,
     )
 
@@ -63,16 +62,24 @@ def build_assistant(settings: Settings, index: KnowledgeIndex | None = None) -> 
     embeddings = build_embeddings(settings)
     retriever = build_retriever(index, embeddings, settings.k, settings.fusion, settings.dense_weight)
     translator = QueryTranslator(lambda: index.lexical().doc_freq.keys())
-    answerer = ExtractiveAnswerer(
-        lambda t: index.lexical().idf(t),
-        threshold=settings.refusal_threshold,
-        translator=translator,
-    )
+    answerer: Answerer
+    if settings.llm_base_url:
+        from assistant.llm import LLMAnswerer
+
+        answerer = LLMAnswerer(settings)
+        answerer_name = f"llm ({settings.llm_model} at {settings.llm_base_url})"
+    else:
+        answerer = ExtractiveAnswerer(
+            index.lexical,
+            threshold=settings.refusal_threshold,
+            translator=translator,
+        )
+        answerer_name = answerer.name
     return Assistant(
         retriever,
         answerer,
         max_question_chars=settings.max_question_chars,
         warmers=[embeddings.warm_up, index.lexical, lambda: tokenize("预热")],
         translator=translator,
-        description=f"answerer: {answerer.name}; embedding model: {settings.embedding_model}",
+        description=f"answerer: {answerer_name}; embedding model: {settings.embedding_model}",
     )

@@ -119,3 +119,36 @@ def eval_command(dataset: Path | None, out: Path, baseline: Path | None) -> None
     from eval.runner import run_cli
 
     sys.exit(run_cli(_settings(), dataset, out, baseline))
+
+
+@main.group()
+def bench() -> None:
+    """Benchmarks that report figures (ingest throughput, answer latency)."""
+
+
+@bench.command("ingest")
+@click.option("--chunks", type=click.IntRange(100), default=10_000, show_default=True)
+@click.option("--workdir", type=click.Path(path_type=Path, file_okay=False), default=None)
+@friendly_errors
+def bench_ingest_command(chunks: int, workdir: Path | None) -> None:
+    """Ingest a synthetic Chinese corpus; report chunks/s against raw encode, re-ingest, memory."""
+    import tempfile
+
+    from eval.bench import bench_ingest
+
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        result = bench_ingest(_settings(), chunks, workdir or Path(tmp))
+    click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+@bench.command("answer")
+@click.option("--dataset", type=click.Path(path_type=Path, dir_okay=False), default=Path("eval/dataset.jsonl"))
+@click.option("--repeat", type=click.IntRange(1, 20), default=3, show_default=True)
+@friendly_errors
+def bench_answer_command(dataset: Path, repeat: int) -> None:
+    """Warm `ask` latency (p50/p95) as a ratio to one bare Chroma similarity search."""
+    from eval.bench import bench_answer
+
+    rows = [json.loads(line) for line in dataset.read_text(encoding="utf-8").splitlines() if line.strip()]
+    result = bench_answer(_settings(), [r["question"] for r in rows], repeat)
+    click.echo(json.dumps(result, ensure_ascii=False, indent=2))

@@ -95,23 +95,59 @@ class Assistant:
         history = [h for h in state["history"] if isinstance(h, str) and h.strip()]
         standalone = q.rewrite_followup(text, history)
         lang = q.language(text)
-        query = standalone
+        # "几个子公司？资产总额是多少？" is two questions: each is retrieved and answered alone.
+        parts = q.split_questions(standalone)
+        queries = [self._query(part, lang) for part in parts]
+        return {
+            **state,
+            "question": text,
+            "standalone": standalone,
+            "parts": parts,
+            "queries": queries,
+            "lang": lang,
+        }
+
+    def _query(self, text: str, lang: str) -> str:
         if lang == "en" and self.translator is not None:
             # BM25 over Chinese articles needs Chinese words; keep the English for the dense side.
-            query = f"{self.translator.to_chinese(standalone)} {standalone}"
-        return {**state, "question": text, "standalone": standalone, "query": query, "lang": lang}
+            return f"{self.translator.to_chinese(text)} {text}"
+        return text
 
     def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
         retriever = self.retriever
         if state.get("k"):
             retriever = retriever.model_copy(update={"k": int(state["k"])})
-        docs = retriever.invoke(state["query"])
-        return {**state, "contexts": [to_context(d) for d in docs]}
+        per_part = [[to_context(d) for d in retriever.invoke(query)] for query in state["queries"]]
+        merged: dict[str, Context] = {}
+        for found in per_part:
+            for ctx in found:
+                merged.setdefault(ctx.chunk_id, ctx)
+        return {**state, "per_part": per_part, "contexts": list(merged.values())}
+
+    def _draft(self, state: dict[str, Any]) -> Draft:
+        """One draft for all parts of the question, markers numbered across the parts."""
+        merged = Draft("", refused=True)
+        texts = []
+        for part, contexts in zip(state["parts"], state["per_part"], strict=True):
+            draft = self.answerer.answer(part, contexts, lang=state["lang"])
+            if draft.refused:
+                continue
+            offset = len(merged.cited)
+            text = draft.text
+            for n in sorted(draft.cited, reverse=True):
+                text = text.replace(f"[{n}]", f"[{n + offset}]")
+                merged.cited[n + offset] = draft.cited[n]
+                if n in draft.quotes:
+                    merged.quotes[n + offset] = draft.quotes[n]
+            texts.append(text)
+            merged.refused = False
+        merged.text = " ".join(texts) if merged.refused is False else REFUSAL[state["lang"]]
+        return merged
 
     def _answer(self, state: dict[str, Any]) -> Answer:
         contexts: list[Context] = state["contexts"]
         lang = state["lang"]
-        draft = self.answerer.answer(state["standalone"], contexts, lang=lang)
+        draft = self._draft(state)
         refused = draft.refused
         text, citations = draft.text, []
         if not refused:

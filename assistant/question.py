@@ -17,14 +17,17 @@ KIND_PATTERNS: dict[str, re.Pattern[str]] = {
         re.I,
     ),
     "number": re.compile(
-        r"多少|几个|几家|几本|几条|几项|几大|几年|多大|多高|数量|总额|规模|\bhow (many|much)\b|number of|\btotal\b|amount",
+        r"多少|第几|几个|几家|几本|几条|几项|几大|几年|多大|多高|数量|总额|规模|\bhow (many|much)\b|number of|\btotal\b|amount",
         re.I,
     ),
     "list": re.compile(
         r"哪些|哪几|有哪|包括什么|包括哪|分别|\bwhich\b.*\b(are|were)\b|\blist\b|what are", re.I
     ),
 }
-_LEADING = re.compile(r"^(那么|那|还有|另外|再问一下|and\s+|what about\s+|how about\s+)", re.I)
+_LEADING = re.compile(
+    r"^(那么|那|还有|另外|再问一下|这项|这个|这些|该项|其中|其|它|and\s+|what about\s+|how about\s+)",
+    re.I,
+)
 _TRAILING = re.compile(r"(呢|吗|嘛)?[?？。.!！\s]*$")
 _QUESTION_WORDS = re.compile(r"(了|是|有|多少|几|什么|哪|如何|怎么|是否|为什么)")
 # A follow-up that is just a name of this kind swaps the entity of the previous question.
@@ -59,6 +62,15 @@ def kind(question: str) -> str:
         if pattern.search(question):
             return name
     return "fact"
+
+
+def split_questions(text: str) -> list[str]:
+    """Split '下设几个子公司？资产总额是多少？' into its questions; a single question stays whole."""
+    parts = [p.strip() for p in re.split(r"(?<=[？?])", text) if p.strip()]
+    if len(parts) < 2 or any(len(p) < 6 for p in parts):
+        return [text]
+    # "这项协同是从什么时候开始的？" leans on the part before it.
+    return [parts[0]] + [rewrite_followup(p, [prev]) for prev, p in zip(parts, parts[1:])]
 
 
 def is_elliptical(question: str) -> bool:

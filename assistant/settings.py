@@ -34,8 +34,8 @@ class Settings(BaseSettings):
 
     # Retrieval.
     k: int = Field(4, ge=1, le=50)
-    fusion: Literal["rrf", "weighted"] = "rrf"
-    dense_weight: float = Field(0.3, ge=0.0, le=1.0)
+    fusion: Literal["rrf", "weighted"] = "weighted"
+    dense_weight: float = Field(0.1, ge=0.0, le=1.0)
     reranker_model: str | None = None
 
     # Answering.

@@ -17,13 +17,15 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-_FORMAT = 1
+_FORMAT = 2
 _TOKEN_OK = re.compile(r"[0-9a-z\u3400-\u4dbf\u4e00-\u9fff]")
 # Function words and question words that say nothing about which passage answers a question.
 STOPWORDS = frozenset(
     "的 了 是 在 和 与 及 等 也 都 而 又 或 并 对 为 以 于 把 被 将 从 向 由 其 之 这 那 该 此 "
     "个 吗 呢 吧 啊 么 有 有没有 没有 什么 哪些 哪个 哪 多少 几 几个 如何 怎么 怎样 为什么 "
     "何时 什么时候 哪年 哪一年 谁 是否 请问 请 一下 关于 上 中 下 里 方面 情况 主要 进行 "
+    "哪家 哪里 哪儿 一共 总共 哪几 哪几个 哪几种 几种 几本 几项 几条 时候 是从 哪位 哪一 哪种 "
+    "多长 什么样 怎么样 为何 是不是 能否 可以 文章 文中 报道 提到 内容 具体 分别 到底 目前 "
     "the a an of to in on for and or is are was were be by with what which who when how many "
     "much does do did it its this that as at from".split()
 )
@@ -43,6 +45,33 @@ def _jieba() -> Any:
     return jieba
 
 
+def question_terms(text: str) -> list[tuple[str, str]]:
+    """The content words of a question (jieba precise mode, no overlaps) with their noun kind.
+
+    The kind is 'specific' (a name, or a compound noun of 3+ characters such as 注册资本),
+    'generic' (a short common noun such as 规模) or '' (not a noun).
+    """
+    import jieba.posseg
+
+    _jieba()
+    text = unicodedata.normalize("NFKC", text).lower()
+    out: dict[str, str] = {}
+    for pair in jieba.posseg.lcut(text):
+        word = pair.word.strip()
+        if word and _TOKEN_OK.search(word) and word not in STOPWORDS:
+            out[word] = out.get(word, "") or _noun_kind(word, pair.flag)
+    return [(w, kind) for w, kind in out.items()]
+
+
+def _noun_kind(word: str, flag: str) -> str:
+    """'' for non-nouns, 'specific' for names and compounds of 3+ characters, else 'generic'."""
+    if not flag.startswith(("n", "vn", "j", "eng")):
+        return ""
+    if flag in ("nr", "ns", "nt", "nz", "nrt", "nrfg") or len(word) >= 3:
+        return "specific"
+    return "generic"
+
+
 def tokenize(text: str) -> list[str]:
     """Segment text with jieba (search mode, so compounds also yield their parts); drop stopwords."""
     text = unicodedata.normalize("NFKC", text).lower()
@@ -55,12 +84,20 @@ def tokenize(text: str) -> list[str]:
 class LexicalIndex:
     """BM25 over chunk token lists, plus document frequencies for sentence scoring."""
 
-    def __init__(self, ids: Sequence[str], tokens: Sequence[list[str]], fingerprint: str) -> None:
+    def __init__(
+        self,
+        ids: Sequence[str],
+        tokens: Sequence[list[str]],
+        fingerprint: str,
+        texts: Sequence[str] = (),
+    ) -> None:
         import bm25s
 
         self.ids = list(ids)
         self.tokens = [list(t) for t in tokens]
+        self.texts = [unicodedata.normalize("NFKC", t).lower() for t in texts]
         self.fingerprint = fingerprint
+        self._substring_df: dict[str, int] = {}
         self.doc_freq: Counter[str] = Counter()
         for toks in self.tokens:
             self.doc_freq.update(set(toks))
@@ -72,7 +109,7 @@ class LexicalIndex:
     @classmethod
     def build(cls, ids: Sequence[str], texts: Sequence[str], fingerprint: str) -> LexicalIndex:
         """Segment the texts and index them."""
-        return cls(ids, [tokenize(t) for t in texts], fingerprint)
+        return cls(ids, [tokenize(t) for t in texts], fingerprint, texts)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -83,6 +120,19 @@ class LexicalIndex:
         return math.log(
             1 + (n - self.doc_freq.get(token, 0) + 0.5) / (self.doc_freq.get(token, 0) + 0.5)
         )
+
+    def substring_df(self, term: str) -> int:
+        """How many chunks contain the term as a substring: independent of how jieba segments."""
+        term = unicodedata.normalize("NFKC", term).lower()
+        if term not in self._substring_df:
+            self._substring_df[term] = sum(1 for t in self.texts if term in t)
+        return self._substring_df[term]
+
+    def term_idf(self, term: str) -> float:
+        """Smoothed IDF from substring document frequency (0 for terms in every chunk)."""
+        n = max(len(self.ids), 1)
+        df = self.substring_df(term)
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def search(self, query_tokens: Sequence[str], k: int) -> list[tuple[str, float]]:
         """Top-k (chunk id, BM25 score) for the tokens; chunks sharing no token are left out."""
@@ -116,6 +166,6 @@ class LexicalIndex:
                 payload = json.load(fh)
         except (OSError, ValueError, EOFError):
             return None
-        if payload.get("format") != _FORMAT:
+        if payload.get("format") != _FORMAT or not {"ids", "tokens", "texts", "fingerprint"} <= set(payload):
             return None
-        return cls(payload["ids"], payload["tokens"], payload["fingerprint"])
+        return cls(payload["ids"], payload["tokens"], payload["fingerprint"], payload["texts"])

@@ -106,7 +106,7 @@ def ingest_paths(
     chunk_overlap: int,
     max_bytes: int,
     rebuild: bool = False,
-    batch_size: int = 64,
+    window: int = 512,
     progress: Progress | None = None,
 ) -> IngestSummary:
     """Bring the index in line with the given files and folders; see the module docstring."""
@@ -154,7 +154,7 @@ def ingest_paths(
         )
         pending.append(_Pending(record, chunks, "updated" if known else "added"))
 
-    summary.chunks_written = _embed_and_write(index, embeddings, pending, batch_size, progress)
+    summary.chunks_written = _embed_and_write(index, embeddings, pending, window, progress)
     summary.outcomes.extend(FileOutcome(p.record.source, p.status, len(p.chunks)) for p in pending)
 
     for source in sorted(manifest):
@@ -179,7 +179,7 @@ def _embed_and_write(
     index: KnowledgeIndex,
     embeddings: Embeddings,
     pending: list[_Pending],
-    batch_size: int,
+    window: int,
     progress: Progress | None,
 ) -> int:
     """Embed chunks in batches that span documents; commit each document once all its chunks are in."""
@@ -194,8 +194,10 @@ def _embed_and_write(
     docs = iter(pending)
     current = next(docs, None)
     with tqdm(total=total, desc="embedding", unit="chunk", disable=None) as bar:
-        for start in range(0, total, batch_size):
-            batch = embeddings.embed_documents(texts[start : start + batch_size])
+        # A window of a few hundred texts per call lets sentence-transformers sort them by length
+        # (little padding, close to raw encode speed) while progress and commits stay frequent.
+        for start in range(0, total, window):
+            batch = embeddings.embed_documents(texts[start : start + window])
             buffer.extend(batch)
             embedded += len(batch)
             bar.update(len(batch))

@@ -1,0 +1,148 @@
+"""Benchmarks that report figures (never timed tests): ingest throughput and answer latency."""
+
+from __future__ import annotations
+
+import random
+import resource
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from assistant.settings import Settings
+
+ARTICLE = Path(__file__).resolve().parent.parent / "knowledge" / "000_a43dbe5c9c0e2b82.txt"
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def synthetic_corpus(folder: Path, chunks: int, per_file: int = 100, seed: int = 7) -> int:
+    """Write Chinese articles made of shuffled article sentences: one paragraph ≈ one chunk.
+
+    Each paragraph is 2 sentences of the real article (about 100-250 characters), so with the
+    default chunk size every paragraph becomes one chunk. Returns the number of files written.
+    """
+    from ingest.chunk import split_sentences
+    from ingest.load import load_file
+    from ingest.normalize import normalize
+
+    loaded = load_file(ARTICLE, 10_000_000)
+    doc = normalize(loaded.text, loaded.metadata.get("title"))
+    sentences = [
+        p.text[s:e]
+        for p in doc.paragraphs
+        if p.role == "body"
+        for s, e in split_sentences(p.text)
+        if 30 <= e - s <= 120
+    ]
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = (chunks + per_file - 1) // per_file
+    for f in range(files):
+        lines = [f"合成测试文章{f:05d}", ""]
+        for p in range(per_file):
+            a, b = rng.sample(sentences, 2)
+            lines.append(f"　　第{f}篇第{p}段。{a}{b}")
+        (folder / f"synthetic_{f:05d}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return files
+
+
+def bench_ingest(settings: Settings, chunks: int, workdir: Path) -> dict[str, Any]:
+    """Ingest a synthetic corpus; compare with raw `encode` of the same texts in the same run."""
+    from assistant.app import build_embeddings, build_index, run_ingest
+    from ingest.chunk import chunk_document
+    from ingest.index import retrieval_text
+    from ingest.load import load_file
+    from ingest.normalize import normalize
+
+    corpus = workdir / "corpus"
+    files = synthetic_corpus(corpus, chunks)
+    settings = settings.model_copy(update={"data_dir": workdir / "data", "knowledge_dir": corpus})
+    embeddings = build_embeddings(settings)
+    embeddings.warm_up()
+    embeddings.embed_documents(["预热"] * 8)
+
+    texts: list[str] = []
+    for path in sorted(corpus.glob("*.txt")):
+        loaded = load_file(path, 10**9)
+        doc = normalize(loaded.text, loaded.metadata.get("title"))
+        title = doc.title or path.stem
+        texts += [
+            retrieval_text(title, c.text)
+            for c in chunk_document(doc, path.name, settings.chunk_size, settings.chunk_overlap)
+        ]
+    started = time.perf_counter()
+    embeddings.model.encode(
+        texts, batch_size=settings.embedding_batch_size, normalize_embeddings=True,
+        show_progress_bar=False,
+    )
+    raw_seconds = time.perf_counter() - started
+    rss_after_raw = peak_rss_mb()
+
+    index = build_index(settings)
+    first = run_ingest(settings, index=index)
+    rss_after_ingest = peak_rss_mb()
+    second = run_ingest(settings, index=index)
+    raw_rate = len(texts) / raw_seconds
+    rate = first.chunks_written / first.seconds
+    return {
+        "files": files,
+        "chunks": first.chunks_written,
+        "raw_encode_seconds": round(raw_seconds, 2),
+        "raw_encode_chunks_per_s": round(raw_rate, 1),
+        "ingest_seconds": round(first.seconds, 2),
+        "ingest_chunks_per_s": round(rate, 1),
+        "ratio_to_raw_encode": round(rate / raw_rate, 3),
+        "reingest_unchanged_seconds": round(second.seconds, 2),
+        "reingest_share_of_first": round(second.seconds / first.seconds, 4),
+        "peak_rss_mb_after_raw_encode": round(rss_after_raw, 1),
+        "peak_rss_mb_after_ingest": round(rss_after_ingest, 1),
+        "failed": first.count("failed") + second.count("failed"),
+    }
+
+
+def bench_answer(settings: Settings, questions: list[str], repeat: int = 3) -> dict[str, Any]:
+    """Warm `ask` latency against one bare Chroma similarity search with the same model."""
+    from langchain_chroma import Chroma
+
+    from assistant.app import build_assistant, build_embeddings, build_index
+
+    index = build_index(settings)
+    assistant = build_assistant(settings, index=index)
+    assistant.warm_up()
+    store = Chroma(
+        client=index.client,
+        collection_name=index.name,
+        embedding_function=build_embeddings(settings),
+        create_collection_if_not_exists=False,
+    )
+    for text in questions[:3]:  # warm both paths
+        assistant.ask(text)
+        store.similarity_search(text, k=settings.k)
+    ask_ms: list[float] = []
+    bare_ms: list[float] = []
+    for _ in range(repeat):
+        for text in questions:
+            t0 = time.perf_counter()
+            store.similarity_search(text, k=settings.k)
+            bare_ms.append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
+            assistant.ask(text)
+            ask_ms.append((time.perf_counter() - t0) * 1000)
+
+    def pct(values: list[float], p: float) -> float:
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+    return {
+        "questions": len(questions),
+        "repeat": repeat,
+        "ask_p50_ms": round(statistics.median(ask_ms), 2),
+        "ask_p95_ms": round(pct(ask_ms, 95), 2),
+        "bare_search_p50_ms": round(statistics.median(bare_ms), 2),
+        "bare_search_p95_ms": round(pct(bare_ms, 95), 2),
+        "ratio_p50": round(statistics.median(ask_ms) / statistics.median(bare_ms), 2),
+    }
