@@ -229,5 +229,5 @@ def english_summary(chosen: Sequence[Scored], parts: Sequence[str]) -> str:
     for i, sent in enumerate(chosen, start=1):
         figures = english_figures(sent.text)
         if figures:
-            lines.append(f"The source gives {'; '.join(figures)} [{i}].")
+            lines.append(f"The source gives {', '.join(figures)} [{i}].")
     return " ".join(lines + ["Quoted in Chinese: " + " ".join(parts)])

@@ -36,7 +36,6 @@ class Settings(BaseSettings):
     k: int = Field(4, ge=1, le=50)
     fusion: Literal["rrf", "weighted"] = "weighted"
     dense_weight: float = Field(0.1, ge=0.0, le=1.0)
-    reranker_model: str | None = None
 
     # Answering.
     refusal_threshold: float = Field(0.5, ge=0.0, le=1.0)
