@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,11 @@ def build_index(settings: Settings, client: Any | None = None) -> KnowledgeIndex
     return KnowledgeIndex(client, settings.collection, build_info, settings.lexical_dir)
 
 
-def build_embeddings(settings: Settings) -> SentenceTransformerEmbeddings:
-    """The embedding model (loaded lazily, once per process)."""
-    return SentenceTransformerEmbeddings(settings.embedding_model, settings.embedding_batch_size)
+def build_embeddings(settings: Settings, threads: int | None = None) -> SentenceTransformerEmbeddings:
+    """The embedding model (loaded lazily, once per process; `threads` sets torch's threads)."""
+    return SentenceTransformerEmbeddings(
+        settings.embedding_model, settings.embedding_batch_size, threads
+    )
 
 
 def run_ingest(
@@ -44,7 +47,7 @@ def run_ingest(
     index = index or build_index(settings)
     return ingest_paths(
         index,
-        build_embeddings(settings),
+        build_embeddings(settings, threads=os.cpu_count() or 1),
         paths or [settings.knowledge_dir],
         knowledge_dir=settings.knowledge_dir,
         chunk_size=settings.chunk_size,
@@ -59,7 +62,7 @@ def build_assistant(settings: Settings, index: KnowledgeIndex | None = None) -> 
     """Wire the real parts; raises NoIndexError or IndexMismatchError before any model loads."""
     index = index or build_index(settings)
     index.check_compatible()
-    embeddings = build_embeddings(settings)
+    embeddings = build_embeddings(settings, threads=settings.query_threads)
     retriever = build_retriever(index, embeddings, settings.k, settings.fusion, settings.dense_weight)
     translator = QueryTranslator(lambda: index.lexical().doc_freq.keys())
     answerer: Answerer

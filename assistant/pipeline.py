@@ -108,10 +108,12 @@ class Assistant:
         }
 
     def _query(self, text: str, lang: str) -> str:
-        if lang == "en" and self.translator is not None:
+        if self.translator is None:
+            return text
+        if lang == "en":
             # BM25 over Chinese articles needs Chinese words; keep the English for the dense side.
             return f"{self.translator.to_chinese(text)} {text}"
-        return text
+        return f"{text} {self.translator.expand_chinese(text)}".strip()
 
     def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
         retriever = self.retriever

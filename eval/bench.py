@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import resource
 import statistics
@@ -61,7 +62,7 @@ def bench_ingest(settings: Settings, chunks: int, workdir: Path) -> dict[str, An
     corpus = workdir / "corpus"
     files = synthetic_corpus(corpus, chunks)
     settings = settings.model_copy(update={"data_dir": workdir / "data", "knowledge_dir": corpus})
-    embeddings = build_embeddings(settings)
+    embeddings = build_embeddings(settings, threads=os.cpu_count() or 1)  # as ingest does
     embeddings.warm_up()
     embeddings.embed_documents(["预热"] * 8)
 
