@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from assistant.errors import AssistantError
+from assistant.schema import Answer
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -109,16 +110,62 @@ def serve(host: str, port: int) -> None:
     launch(assistant, settings, host=host, port=port)
 
 
+@main.command()
+@click.argument("questions_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Markdown file to write (default: standard output).")
+@friendly_errors
+def brief(questions_file: Path, output: Path | None) -> None:
+    """Answer QUESTIONS_FILE (one per line; '> ' marks a follow-up) into a Markdown briefing."""
+    from tqdm import tqdm
+
+    from assistant.app import build_assistant
+    from assistant.briefing import briefing_markdown, histories, read_questions
+
+    questions = read_questions(questions_file)
+    assistant = build_assistant(_settings())
+    assistant.warm_up()
+    answers = []
+    pairs = zip(questions, histories(questions), strict=True)
+    for item, history in tqdm(pairs, total=len(questions), desc="answering", disable=None):
+        try:
+            answers.append(assistant.ask(item.text, history=history))
+        except AssistantError as exc:
+            answers.append(Answer(question=item.text, answer=f"Error: {exc}", refused=True))
+    document = briefing_markdown(answers, assistant.description)
+    if output is None:
+        click.echo(document, nl=False)
+        return
+    try:
+        output.write_text(document, encoding="utf-8")
+    except OSError as exc:
+        raise AssistantError(f"cannot write {output}: {exc.strerror or exc}") from None
+    refused = sum(a.refused for a in answers)
+    click.echo(f"wrote {output}: {len(answers)} questions, {refused} without an answer in the sources", err=True)
+
+
 @main.command("eval")
 @click.option("--dataset", type=click.Path(path_type=Path, dir_okay=False), default=None)
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("eval/out"))
 @click.option("--baseline", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@click.option(
+    "--thresholds",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="TOML file with the [thresholds] gate and optional [targets] "
+    "(default: eval/thresholds.toml).",
+)
 @friendly_errors
-def eval_command(dataset: Path | None, out: Path, baseline: Path | None) -> None:
-    """Run the eval set through the same path as `ask`; exit 1 when a threshold is missed."""
+def eval_command(
+    dataset: Path | None, out: Path, baseline: Path | None, thresholds: Path | None
+) -> None:
+    """Run the eval set through the same path as `ask`; exit 1 when a gate threshold is missed.
+
+    The [targets] of the thresholds file are reported (met / not yet met), never gated.
+    """
     from eval.runner import run_cli
 
-    sys.exit(run_cli(_settings(), dataset, out, baseline))
+    sys.exit(run_cli(_settings(), dataset, out, baseline, thresholds=thresholds))
 
 
 @main.group()

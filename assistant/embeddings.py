@@ -42,6 +42,10 @@ def load_sentence_transformer(name: str) -> SentenceTransformer:
         if name not in _MODELS:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
             from sentence_transformers import SentenceTransformer
 
             path = resolve_model(name)

@@ -93,6 +93,7 @@ class LexicalIndex:
     ) -> None:
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         self.ids = list(ids)
         self.tokens = [list(t) for t in tokens]
         self.texts = [unicodedata.normalize("NFKC", t).lower() for t in texts]

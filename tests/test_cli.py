@@ -196,3 +196,39 @@ def test_chroma_server_end_to_end(tmp_path: Path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.integration
+def test_brief_writes_markdown_with_endnotes(article_settings, tmp_path: Path):
+    questions = tmp_path / "questions.txt"
+    questions.write_text(
+        "# 投资人关心的问题\n中电光谷招商落户了多少家市场主体？\n> 那投资超千万元的呢？\n\n"
+        "平台公司资产总额是多少？\n开发区有多少名公务员？\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "briefing.md"
+    code, stdout, stderr = invoke(["brief", str(questions), "-o", str(out)], env_for(article_settings))
+    assert (code, stdout) == (0, "")
+    assert stderr.endswith(f"wrote {out}: 4 questions, 1 without an answer in the sources\n")
+    text = out.read_text(encoding="utf-8")
+    sections = text.split("\n## ")
+    assert [s.split("\n")[0] for s in sections[1:]] == [
+        "1. 中电光谷招商落户了多少家市场主体？",
+        "2. 那投资超千万元的呢？",
+        "3. 平台公司资产总额是多少？",
+        "4. 开发区有多少名公务员？",
+        "References",
+    ]
+    assert "1900余家" in sections[1] and sections[1].rstrip().endswith("[1]")
+    assert "600余家" in sections[2] and sections[2].rstrip().endswith("[1]")  # same passage, same note
+    assert "近700亿元" in sections[3] and sections[3].rstrip().endswith("[2]")
+    assert "> 知识库中没有找到相关信息。" in sections[4]
+    notes = sections[5].strip().split("\n")[2:]
+    assert len(notes) == 2
+    assert notes[0].startswith("1. **再领改革之先，勇立开放潮头** (000\\_a43dbe5c9c0e2b82.txt, characters ")
+    assert "1900余家" in notes[0] and "近700亿元" in notes[1]
+
+
+def test_brief_missing_file_is_one_line(tmp_path: Path):
+    code, _, err = invoke(["brief", str(tmp_path / "none.txt")], {"ASSISTANT_DATA_DIR": str(tmp_path)})
+    assert (code, err) == (2, f"Error: questions file {tmp_path / 'none.txt'} does not exist\n")

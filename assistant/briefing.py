@@ -1,0 +1,81 @@
+"""Staff briefings: many questions answered into one Markdown document with endnote references."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from assistant.errors import AssistantError
+from assistant.schema import Answer
+
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
+
+
+@dataclass(frozen=True)
+class BriefQuestion:
+    """A line of the questions file; a follow-up ('> …') leans on the question before it."""
+
+    text: str
+    followup: bool = False
+
+
+def read_questions(path: Path) -> list[BriefQuestion]:
+    """One question per line; blank lines and '# comments' are skipped; '> ' marks a follow-up."""
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except FileNotFoundError:
+        raise AssistantError(f"questions file {path} does not exist") from None
+    except UnicodeDecodeError:
+        raise AssistantError(f"questions file {path} is not UTF-8 text") from None
+    out = []
+    for line in lines:
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        followup = text.startswith(">")
+        out.append(BriefQuestion(text.lstrip("> ").strip(), followup and bool(out)))
+    if not out:
+        raise AssistantError(f"questions file {path} has no questions (one per line)")
+    return out
+
+
+def histories(questions: Sequence[BriefQuestion]) -> Iterable[list[str]]:
+    """The conversation history each question is asked with."""
+    previous: list[str] = []
+    for item in questions:
+        previous = previous if item.followup else []
+        yield list(previous)
+        previous = previous + [item.text]
+
+
+def md(text: str) -> str:
+    """Text shown literally in Markdown (its syntax characters escaped)."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def briefing_markdown(answers: Sequence[Answer], description: str, when: datetime | None = None) -> str:
+    """The document: each question and answer, markers renumbered across the whole briefing,
+    and one numbered reference list (source, title, passage position, quote) at the end."""
+    stamp = (when or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    lines = ["# 青岛开发区改革问答 · Briefing", "", f"- {stamp}", f"- {md(description)}", ""]
+    refs: dict[tuple[str, str], int] = {}
+    notes: list[str] = []
+    for i, answer in enumerate(answers, start=1):
+        lines += [f"## {i}. {md(answer.question)}", ""]
+        mapping: dict[int, int] = {}
+        for cite in answer.citations:
+            key = (cite.chunk_id, cite.quote)
+            if key not in refs:
+                refs[key] = len(refs) + 1
+                where = f"{cite.source}, characters {cite.char_start}–{cite.char_end}"
+                notes.append(f"{refs[key]}. **{md(cite.title or cite.source)}** ({md(where)}): “{md(cite.quote)}”")
+            mapping[cite.n] = refs[key]
+        body = md(answer.answer)
+        body = re.sub(r"\\\[(\d{1,3})\\\]", lambda m: f"[{mapping.get(int(m[1]), int(m[1]))}]", body)
+        lines += [f"> {body}" if answer.refused else body, ""]
+    lines += ["## References", ""] + (notes or ["(none)"])
+    return "\n".join(lines) + "\n"
