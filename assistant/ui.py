@@ -1,107 +1,240 @@
-"""The investor's web chat (Gradio) and its `ask` API endpoint."""
+"""The investor's web chat (Gradio): streamed cited answers, feedback, export, and the `ask` API.
 
-from __future__ import annotations
+`import assistant.ui` stays light: Gradio is imported inside `create_app`/`launch` only. No
+`from __future__ import annotations` here: Gradio reads the gr.Request/gr.LikeData hints of the
+handlers at runtime.
+"""
 
 import html
 import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from assistant.errors import AssistantError
+from assistant.feedback import FeedbackStore
 from assistant.pipeline import Assistant
-from assistant.schema import Answer
 from assistant.settings import Settings
+from assistant.ui_chat import STREAM_DELAY_S, ChatController, ChatUpdate
+from assistant.ui_render import Turn
 
 logger = logging.getLogger(__name__)
 
+TITLE = "青岛开发区改革问答 · Zone reform assistant"
 EXAMPLES = [
     "中电光谷招商落户了多少家市场主体？",
     "平台公司资产总额是多少？",
     "开发区与辛安街道制定了什么意见？",
     "How many projects did the platform companies bring in?",
 ]
-
-CSS = """
-.gradio-container { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC",
-  "Microsoft YaHei", "WenQuanYi Micro Hei", sans-serif; }
-.src-card { border: 1px solid #d0d7de; border-radius: 8px; padding: 8px 10px; margin: 6px 0;
-  line-height: 1.6; word-break: break-word; }
-.src-card mark { background: #fff3b0; }
-.refused { color: #8a5a00; font-weight: 600; }
-"""
+# 2 cores: a few answers at once keep both busy; the rest wait in the queue (20 users are fine).
+ANSWER_CONCURRENCY = 4
+QUEUE_MAX_SIZE = 256
+ANSWER_GROUP = "answer"
 
 
-def format_answer(answer: Answer) -> str:
-    """The chat message for an answer: escaped text, then one card per cited source."""
-    body = html.escape(answer.answer)
-    if answer.refused:
-        return f'<span class="refused">{body}</span>'
-    cards = []
-    for c in answer.citations:
-        ctx = next((x for x in answer.contexts if x.chunk_id == c.chunk_id), None)
-        passage = ctx.text if ctx else c.quote
-        start = passage.find(c.quote)
-        if start >= 0:
-            shown = (
-                html.escape(passage[:start])
-                + "<mark>" + html.escape(c.quote) + "</mark>"
-                + html.escape(passage[start + len(c.quote):])
-            )
-        else:
-            shown = html.escape(passage)
-        where = f"第{ctx.paragraph}段, 字符 {c.char_start}–{c.char_end}" if ctx else ""
-        cards.append(
-            f'<div class="src-card" id="src-{c.n}"><b>[{c.n}] {html.escape(c.title or c.source)}</b>'
-            f" <small>{html.escape(c.source)} · {where}</small><br>{shown}</div>"
-        )
-    return body + "\n\n" + "".join(cards)
+def shared_index(assistant: Assistant, settings: Settings) -> Any:
+    """The knowledge index the assistant reads (so admin changes share its lock), else a new one."""
+    retriever = assistant.retriever
+    holders = (retriever, getattr(retriever, "lexical", None), getattr(retriever, "dense", None))
+    for holder in holders:
+        index = getattr(holder, "index", None)
+        if index is not None and hasattr(index, "documents"):
+            return index
+    from assistant.app import build_index
+
+    return build_index(settings)
 
 
-def create_app(assistant: Assistant, settings: Settings) -> Any:
-    """Build the Gradio Blocks app around an assistant."""
+def create_app(
+    assistant: Assistant, settings: Settings, stream_delay: float = STREAM_DELAY_S
+) -> Any:
+    """Build the Gradio Blocks app around an assistant loaded once for the whole process."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
-    def respond(message: str, history: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
-        previous = [str(m["content"]) for m in history if m.get("role") == "user" and isinstance(m.get("content"), str)]
-        try:
-            answer = assistant.ask(message, history=previous)
-            reply = format_answer(answer)
-        except AssistantError as exc:
-            reply = html.escape(f"Error: {exc}")
-        history = history + [
-            {"role": "user", "content": html.escape(message)},
-            {"role": "assistant", "content": reply},
-        ]
-        return "", history
-
-    def ask(question: str) -> dict[str, Any]:
-        """Answer one question; returns the same JSON object as `zone-assistant ask --json`."""
-        try:
-            return assistant.ask(question).to_json()
-        except AssistantError as exc:
-            return {"error": str(exc)}
-
-    with gr.Blocks(title="青岛开发区改革问答 · Zone reform assistant") as demo:
-        gr.Markdown(
-            "## 青岛经济技术开发区改革问答\n"
-            "Answers quote the source articles; every [n] links to the passage it comes from. "
-            f"<small>({html.escape(assistant.description)})</small>"
+    export_dir = Path(tempfile.mkdtemp(prefix="zone-export-"))
+    chat = ChatController(
+        assistant, FeedbackStore.in_data_dir(settings.data_dir), export_dir, stream_delay
+    )
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
+        gr.HTML(
+            '<div class="zone-header"><h2>青岛经济技术开发区改革问答</h2>'
+            "<p>回答只引用知识库中的原文；点击 [n] 查看出处。 Answers quote the source articles; "
+            "every [n] links to the passage it comes from.</p>"
+            f'<p class="zone-model">{html.escape(assistant.description)}</p></div>'
         )
-        chatbot = gr.Chatbot(label="对话 / Chat", height=520, sanitize_html=True, feedback_options=None)
-        box = gr.Textbox(label="问题 / Question", placeholder=EXAMPLES[0], elem_id="question")
-        with gr.Row():
-            send = gr.Button("提问 / Ask", variant="primary", elem_id="ask-button")
-            clear = gr.Button("清空 / Clear")
-        gr.Examples(EXAMPLES, inputs=box)
-        box.submit(respond, [box, chatbot], [box, chatbot], api_visibility="private")
-        send.click(respond, [box, chatbot], [box, chatbot], api_visibility="private")
-        clear.click(lambda: ("", []), None, [box, chatbot], api_visibility="private")
-        gr.api(ask, api_name="ask")
+        with gr.Tabs():
+            with gr.Tab("问答 · Chat", id="chat"):
+                _chat_tab(gr, chat)
+            if settings.admin_password is not None:
+                from assistant.admin import KnowledgeAdmin
+                from assistant.ui_admin import build_admin_tab
+
+                admin = KnowledgeAdmin(settings, shared_index(assistant, settings))
+                build_admin_tab(admin, settings.admin_password.get_secret_value())
+
+        def ask(question: str) -> dict[str, Any]:
+            """Answer one question; returns the same JSON object as `zone-assistant ask --json`."""
+            try:
+                return chat.ask_json(question)
+            except AssistantError as exc:
+                raise gr.Error(str(exc)) from None
+
+        gr.api(
+            ask, api_name="ask", concurrency_id=ANSWER_GROUP, concurrency_limit=ANSWER_CONCURRENCY
+        )
     return demo
 
 
-def launch(assistant: Assistant, settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None:
-    """Serve the app until interrupted."""
-    demo = create_app(assistant, settings)
-    demo.queue(default_concurrency_limit=4).launch(
-        server_name=host, server_port=port, css=CSS, show_error=False
+def _chat_tab(gr: Any, chat: ChatController) -> None:
+    """The chat tab's components and events (all private: the public API is `ask` only)."""
+    turns = gr.State([])
+    chatbot = gr.Chatbot(
+        label="对话 · Chat",
+        show_label=False,
+        elem_id="chat",
+        height=560,
+        sanitize_html=True,
+        allow_tags=False,
+        latex_delimiters=[],
+        buttons=[],  # a copy button would copy the HTML markup; use the Markdown export
+        feedback_options=("Like", "Dislike"),
+        placeholder="请输入关于青岛开发区改革的问题 · Ask about the Qingdao zone reform",
     )
+    box = gr.Textbox(
+        label="问题 · Question", placeholder=EXAMPLES[0], elem_id="question", max_lines=6
+    )
+    with gr.Row():
+        send = gr.Button("提问 · Ask", variant="primary", elem_id="ask-button")
+        retry = gr.Button("重试 · Retry", elem_id="retry-button")
+        clear = gr.Button("清空 · Clear", elem_id="clear-button")
+    with gr.Row():
+        download_all = gr.DownloadButton(
+            "下载对话 · Download conversation (.md)",
+            interactive=False,
+            elem_id="download-conversation",
+        )
+        download_one = gr.DownloadButton(
+            "下载最新回答 · Download last answer (.md)",
+            interactive=False,
+            elem_id="download-answer",
+        )
+    gr.Examples(
+        EXAMPLES, inputs=box, label="示例问题 · Example questions", api_visibility="private"
+    )
+
+    answering: dict[str, Any] = {
+        "api_visibility": "private",
+        "concurrency_id": ANSWER_GROUP,
+        "concurrency_limit": ANSWER_CONCURRENCY,
+    }
+    private: dict[str, Any] = {"api_visibility": "private"}
+
+    def downloads(state: list[Turn], request: gr.Request) -> tuple[Any, Any]:
+        conversation, last = chat.export(state, getattr(request, "session_hash", None) or "local")
+        return (
+            gr.DownloadButton(value=conversation, interactive=conversation is not None),
+            gr.DownloadButton(value=last, interactive=last is not None),
+        )
+
+    def on_retry(state: list[Turn], data: gr.RetryData) -> Iterator[ChatUpdate]:
+        index = data.index if isinstance(data.index, int) else None
+        yield from chat.retry(state, index)
+
+    def on_like(state: list[Turn], data: gr.LikeData) -> list[Turn]:
+        index = data.index if isinstance(data.index, int) else data.index[0]
+        updated = chat.rate(state, index, data.liked)
+        if updated is not state:
+            gr.Info("已记录反馈，谢谢 · Feedback saved, thank you")
+        return updated
+
+    outputs = [box, chatbot, turns]
+    events = [
+        box.submit(chat.respond, [box, turns], outputs, **answering),
+        send.click(chat.respond, [box, turns], outputs, **answering),
+        retry.click(chat.retry, [turns], outputs, **answering),
+        chatbot.retry(on_retry, [turns], outputs, **answering),
+        clear.click(chat.clear, None, outputs, **private),
+        chatbot.clear(chat.clear, None, outputs, **private),
+    ]
+    for event in events:  # keep the Markdown downloads in step with the conversation
+        event.then(downloads, [turns], [download_all, download_one], **private)
+    chatbot.like(on_like, [turns], [turns], **private)
+
+
+SANS_FONTS = [
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "PingFang SC",
+    "Microsoft YaHei",
+    "sans-serif",
+]
+MONO_FONTS = ["Noto Sans Mono CJK SC", "DejaVu Sans Mono", "monospace"]
+
+
+def theme() -> Any:
+    """A theme with system fonts (CJK first): nothing is fetched from a font CDN."""
+    import gradio as gr
+
+    return gr.themes.Soft(font=SANS_FONTS, font_mono=MONO_FONTS)
+
+
+CSS = """
+.zone-header h2 { margin: 0 0 4px 0; }
+.zone-header p { margin: 2px 0; }
+.zone-model { font-size: 0.85em; opacity: 0.75; }
+.zone-answer, .zone-question { line-height: 1.75; word-break: break-word; overflow-wrap: anywhere; }
+.zone-answer a.cite { color: #0b6bcb; text-decoration: none; font-weight: 600; padding: 0 1px; }
+.src-cards { margin-top: 10px; border-top: 1px dashed #c8ced6; padding-top: 6px; }
+.src-label { font-size: 0.8em; font-weight: 600; opacity: 0.7; margin-bottom: 2px; }
+.src-card { border: 1px solid #d0d7de; border-radius: 8px; padding: 8px 10px; margin: 6px 0;
+  scroll-margin-top: 24px; }
+.src-card:target { outline: 2px solid #e8a400; }
+.src-head { font-size: 0.95em; }
+.src-n { font-weight: 700; color: #0b6bcb; }
+.src-pos { font-size: 0.8em; opacity: 0.7; margin: 2px 0 4px 0; }
+.src-text { font-size: 0.92em; }
+.src-text mark { background: #fff0a8; color: inherit; padding: 0 1px; border-radius: 2px; }
+.refusal-badge { display: inline-block; background: #fff4e5; color: #8a5a00;
+  border: 1px solid #f0c36d; border-radius: 4px; padding: 0 8px; font-size: 0.85em;
+  font-weight: 600; margin-bottom: 4px; }
+.zone-answer.refused .ans-text { color: #8a5a00; }
+.zone-answer.error .ans-text { color: #b42318; }
+.zone-answer.streaming .ans-text { opacity: 0.85; }
+"""
+
+
+def launch_kwargs(settings: Settings) -> dict[str, Any]:
+    """The `Blocks.launch` options shared by `launch` and the tests' servers."""
+    return {
+        "css": CSS,
+        "theme": theme(),
+        "show_error": False,
+        "max_file_size": int(settings.max_file_mb * 1_000_000),
+        "footer_links": ["api"],
+        "run_history": False,
+    }
+
+
+def configure_queue(demo: Any) -> Any:
+    """Queue events so many users are answered in turn, a few at a time."""
+    return demo.queue(default_concurrency_limit=ANSWER_CONCURRENCY, max_size=QUEUE_MAX_SIZE)
+
+
+def launch(
+    assistant: Assistant,
+    settings: Settings,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    block: bool = True,
+) -> Any:
+    """Serve the app (until interrupted when `block`; else return the running Blocks to close)."""
+    demo = configure_queue(create_app(assistant, settings))
+    logger.info("serving the web chat on http://%s:%d/ (%s)", host, port, assistant.description)
+    demo.launch(
+        server_name=host, server_port=port, prevent_thread_lock=not block, **launch_kwargs(settings)
+    )
+    return demo

@@ -1,0 +1,220 @@
+"""Knowledge-base administration behind the admin tab: list, upload, delete and re-index articles.
+
+No Gradio here: the tab in `assistant/ui_admin.py` checks the password and calls these methods.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import re
+import tempfile
+import threading
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from assistant.settings import Settings
+from ingest.index import KnowledgeIndex
+from ingest.load import SUPPORTED_EXTENSIONS, LoadError, load_file
+from ingest.pipeline import IngestSummary, Progress, source_name
+
+logger = logging.getLogger(__name__)
+
+MAX_NAME_CHARS = 100
+_UNSAFE = re.compile(r"[^\w\-]+")  # \w is Unicode-aware: Chinese names stay readable
+TABLE_HEADERS = ["source", "title", "chunks", "last ingest"]
+
+Ingest = Callable[..., IngestSummary]
+
+
+class UploadRejectedError(ValueError):
+    """An uploaded file cannot be accepted; the message says why."""
+
+
+def password_matches(given: str | None, expected: str) -> bool:
+    """Compare a password in constant time."""
+    return hmac.compare_digest((given or "").encode("utf-8"), expected.encode("utf-8"))
+
+
+def safe_filename(name: str) -> str:
+    """A safe file name for an upload: base name only, allowed characters, a supported extension.
+
+    '../../etc/passwd.txt' → 'passwd.txt'; '.hidden.md' → 'hidden.md'; 'a b?.TXT' → 'a_b.txt'.
+    """
+    base = PurePosixPath(unicodedata.normalize("NFC", name).replace("\\", "/")).name
+    stem, dot, ext = base.rpartition(".")
+    suffix = f".{ext.lower()}" if dot else ""
+    if suffix not in SUPPORTED_EXTENSIONS:
+        raise UploadRejectedError(
+            f"unsupported file type {suffix or '(none)'}; "
+            f"allowed: {', '.join(SUPPORTED_EXTENSIONS)}"
+        )
+    clean = _UNSAFE.sub("_", stem).strip("._-")[:MAX_NAME_CHARS] or "upload"
+    return clean + suffix
+
+
+@dataclass(frozen=True)
+class Staged:
+    """An accepted upload copied into the knowledge folder, with what it replaced (if anything)."""
+
+    target: Path
+    previous: bytes | None
+
+
+class KnowledgeAdmin:
+    """List, upload, delete and re-index the articles of one knowledge folder and index."""
+
+    def __init__(
+        self, settings: Settings, index: KnowledgeIndex, ingest: Ingest | None = None
+    ) -> None:
+        if ingest is None:
+            from assistant.app import run_ingest
+
+            ingest = run_ingest
+        self.settings = settings
+        self.index = index
+        self.ingest = ingest
+        self._lock = threading.Lock()  # one change to the knowledge base at a time
+
+    @property
+    def max_bytes(self) -> int:
+        """The upload size limit in bytes (settings.max_file_mb)."""
+        return int(self.settings.max_file_mb * 1_000_000)
+
+    def rows(self) -> list[list[Any]]:
+        """One row per committed article: source, title, chunks, last ingest time."""
+        docs = self.index.documents()
+        return [
+            [
+                d.source,
+                d.title,
+                d.chunks,
+                datetime.fromtimestamp(d.ingested_at).strftime("%Y-%m-%d %H:%M:%S"),
+            ]
+            for d in sorted(docs.values(), key=lambda d: d.source)
+        ]
+
+    def sources(self) -> list[str]:
+        """The sources of the committed articles, sorted."""
+        return sorted(self.index.documents())
+
+    # --- upload ------------------------------------------------------------------------------
+
+    def upload(self, files: Sequence[Path], progress: Progress | None = None) -> list[str]:
+        """Check, copy into the knowledge folder and ingest uploaded files; one message per file.
+
+        A rejected file changes nothing; a file that fails to ingest is removed again (or the
+        version it replaced is put back), so a bad upload never costs an existing article.
+        """
+        if not files:
+            return ["no files uploaded"]
+        with self._lock:
+            messages: list[str] = []
+            staged: list[Staged] = []
+            taken: set[str] = set()
+            for path in files:
+                try:
+                    staged.append(self._stage(Path(path), taken))
+                except UploadRejectedError as exc:
+                    messages.append(f"rejected: {Path(path).name}: {exc}")
+            if staged:
+                summary = self.ingest(
+                    self.settings, [s.target for s in staged], index=self.index, progress=progress
+                )
+                messages += self._settle(staged, summary)
+            return messages
+
+    def _stage(self, upload: Path, taken: set[str]) -> Staged:
+        name = safe_filename(upload.name)
+        if name in taken:
+            raise UploadRejectedError(f"another upload is also named {name}")
+        if not upload.is_file():
+            raise UploadRejectedError("not a file")
+        size = upload.stat().st_size
+        if size > self.max_bytes:
+            raise UploadRejectedError(
+                f"file is {size / 1e6:.1f} MB, over the {self.settings.max_file_mb:g} MB limit"
+            )
+        try:
+            loaded = load_file(upload, self.max_bytes)
+        except LoadError as exc:
+            raise UploadRejectedError(str(exc)) from None
+        except Exception as exc:  # a parser bug must not take the other uploads down
+            logger.exception("cannot read upload %s", upload.name)
+            raise UploadRejectedError(f"cannot read file ({type(exc).__name__})") from None
+        folder = self.settings.knowledge_dir.resolve()
+        target = folder / name
+        if target.parent != folder:
+            raise UploadRejectedError("invalid file name")
+        for doc in self.index.documents().values():
+            if doc.content_hash == loaded.raw_hash and doc.source != name:
+                raise UploadRejectedError(
+                    f"same content as {doc.source}, already in the knowledge base"
+                )
+        previous = target.read_bytes() if target.is_file() else None
+        _atomic_copy(upload, target)
+        taken.add(name)
+        return Staged(target, previous)
+
+    def _settle(self, staged: list[Staged], summary: IngestSummary) -> list[str]:
+        folder = self.settings.knowledge_dir
+        outcomes = {o.source: o for o in summary.outcomes}
+        messages = []
+        for item in staged:
+            source = source_name(item.target, folder)
+            outcome = outcomes.get(source)
+            if outcome is not None and outcome.status != "failed":
+                messages.append(f"{outcome.status}: {source} ({outcome.chunks} chunks)")
+                continue
+            reason = outcome.reason if outcome is not None else "not ingested"
+            if item.previous is None:
+                item.target.unlink(missing_ok=True)
+            else:
+                item.target.write_bytes(item.previous)
+            messages.append(f"rejected: {source}: {reason}")
+        logger.info("upload: %s", "; ".join(messages))
+        return messages
+
+    # --- delete and re-index -----------------------------------------------------------------
+
+    def delete(self, source: str) -> str:
+        """Remove an article from the index and its file from the knowledge folder."""
+        with self._lock:
+            if not source or source not in self.index.documents():
+                return f"not found: {source or '(nothing selected)'}"
+            self.index.remove_document(source)
+            folder = self.settings.knowledge_dir.resolve()
+            path = (folder / source).resolve()
+            if path.is_relative_to(folder) and path.is_file():
+                path.unlink()
+                note = "file deleted"
+            else:
+                note = "file outside the knowledge folder left in place"
+            self.index.lexical()
+            logger.info("deleted %s (%s)", source, note)
+            return f"deleted: {source} ({note})"
+
+    def reindex(self, progress: Progress | None = None) -> list[str]:
+        """Bring the index in line with the knowledge folder (unchanged files are skipped)."""
+        with self._lock:
+            summary = self.ingest(self.settings, None, index=self.index, progress=progress)
+            return summary.lines()
+
+
+def _atomic_copy(source: Path, target: Path) -> None:
+    """Copy via a hidden temp file in the target folder (ingest skips dot files), then rename."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".upload-", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+            while block := src.read(1 << 20):
+                out.write(block)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,143 @@
+"""The chat's handlers, free of Gradio: stream an answer, retry, clear, rate, export, `ask` API."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import AssistantError
+from assistant.feedback import FeedbackStore
+from assistant.pipeline import Assistant
+from assistant.schema import Answer
+from assistant.ui_render import (
+    Turn,
+    answer_record,
+    briefing_markdown,
+    chat_messages,
+    render_partial,
+    render_question,
+    stream_prefixes,
+)
+
+logger = logging.getLogger(__name__)
+
+STREAM_DELAY_S = 0.03
+UNEXPECTED = "Error: something went wrong while answering; please try again."
+
+StreamItem = str | Answer
+ChatUpdate = tuple[str, list[dict[str, str]], list[Turn]]
+
+
+def answer_stream(assistant: Any, question: str, history: Sequence[str]) -> Iterator[StreamItem]:
+    """The answer as it forms: text deltas (str, any number), then the final, verified Answer.
+
+    An assistant with a `stream(question, history=...)` method of that shape (an LLM answerer)
+    is streamed as is; otherwise the complete answer is revealed clause by clause. The final
+    Answer replaces the streamed text (citation checking may have changed it).
+    """
+    stream = getattr(assistant, "stream", None)
+    if callable(stream):
+        yield from stream(question, history=list(history))
+        return
+    answer = assistant.ask(question, history=list(history))
+    if not answer.refused:
+        shown = ""
+        for prefix in stream_prefixes(answer.answer):
+            yield prefix[len(shown) :]
+            shown = prefix
+    yield answer
+
+
+class ChatController:
+    """The chat's event handlers as plain methods (Gradio-free, so tests call them directly)."""
+
+    def __init__(
+        self,
+        assistant: Assistant,
+        feedback: FeedbackStore,
+        export_dir: Path,
+        stream_delay: float = STREAM_DELAY_S,
+    ) -> None:
+        self.assistant = assistant
+        self.feedback = feedback
+        self.export_dir = export_dir
+        self.stream_delay = stream_delay
+
+    def respond(self, message: str | None, turns: list[Turn]) -> Iterator[ChatUpdate]:
+        """Answer a message, yielding (textbox value, chat messages, turns) as it streams."""
+        question = (message or "").strip()
+        if not question:
+            yield "", chat_messages(turns), turns
+            return
+        shown = chat_messages(turns) + [{"role": "user", "content": render_question(question)}]
+        yield "", [*shown, {"role": "assistant", "content": render_partial("")}], turns
+        history = [t.question for t in turns if t.answer is not None]
+        turn = Turn.new(question, error=UNEXPECTED)
+        text = ""
+        try:
+            for item in answer_stream(self.assistant, question, history):
+                if isinstance(item, Answer):
+                    turn = Turn.new(question, answer=item)
+                    break
+                text += item
+                yield "", [*shown, {"role": "assistant", "content": render_partial(text)}], turns
+                if self.stream_delay:
+                    time.sleep(self.stream_delay)
+            else:
+                logger.error("the answer stream ended without a final answer")
+        except AssistantError as exc:
+            turn = Turn.new(question, error=f"Error: {exc}")
+        except Exception:
+            logger.exception("answering failed: %s", question[:80])
+        new_turns = [*turns, turn]
+        yield "", chat_messages(new_turns), new_turns
+
+    def retry(self, turns: list[Turn], message_index: int | None = None) -> Iterator[ChatUpdate]:
+        """Re-ask the question of chat message `message_index` (default: last); drop later turns."""
+        if not turns:
+            yield "", [], []
+            return
+        last = len(turns) - 1
+        at = last if message_index is None else min(int(message_index) // 2, last)
+        yield from self.respond(turns[at].question, turns[:at])
+
+    @staticmethod
+    def clear() -> ChatUpdate:
+        """Start a new conversation."""
+        return "", [], []
+
+    def rate(self, turns: list[Turn], message_index: int, liked: bool | str | None) -> list[Turn]:
+        """Store a thumbs up/down on the answer at chat message `message_index`; return turns."""
+        at = int(message_index) // 2
+        if liked is True or liked == "Like":
+            rating = "up"
+        elif liked is False or liked == "Dislike":
+            rating = "down"
+        else:
+            return turns
+        if not 0 <= at < len(turns):
+            return turns
+        turn = turns[at]
+        self.feedback.record(answer_record(turn), rating, model=self.assistant.description)
+        updated = Turn(turn.question, turn.answer, turn.error, rating, turn.turn_id)
+        return [*turns[:at], updated, *turns[at + 1 :]]
+
+    def export(self, turns: Sequence[Turn], session: str) -> tuple[Path | None, Path | None]:
+        """Write the conversation and its last answer as Markdown briefings (None if empty)."""
+        if not turns:
+            return None, None
+        folder = self.export_dir / ("".join(ch for ch in session if ch.isalnum())[:64] or "local")
+        folder.mkdir(parents=True, exist_ok=True)
+        conversation = folder / "zone-briefing.md"
+        last = folder / "zone-answer.md"
+        description = self.assistant.description
+        conversation.write_text(briefing_markdown(turns, description), encoding="utf-8")
+        last.write_text(briefing_markdown(turns[-1:], description), encoding="utf-8")
+        return conversation, last
+
+    def ask_json(self, question: str) -> dict[str, Any]:
+        """The `ask` API: the same JSON object as `zone-assistant ask --json`."""
+        return self.assistant.ask(question).to_json()

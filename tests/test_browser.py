@@ -1,0 +1,234 @@
+"""The web chat in a real headless browser: Debian's chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.ui_support import XSS_QUESTION, XSS_TITLE, build_mini, running_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+PASSWORD = "browser-test-password"
+TIMEOUT_MS = 30_000
+
+pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.integration]
+
+if not CHROMIUM.exists():
+    if os.environ.get("CI", "").lower() == "true":
+        raise RuntimeError(f"{CHROMIUM} is missing in CI; install it with: make browser")
+    pytest.skip(
+        f"{CHROMIUM} is missing; install it with: make browser (apt-get install chromium)",
+        allow_module_level=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Two servers over one assistant: with an admin password, and without one."""
+    root = tmp_path_factory.mktemp("browser")
+    settings, assistant = build_mini(root, xss_article=True, admin_password=PASSWORD)
+    public = settings.model_copy(update={"admin_password": None})
+    with running_app(assistant, settings, stream_delay=0.02) as admin_url:
+        with running_app(assistant, public) as public_url:
+            yield {"admin": admin_url, "public": public_url, "settings": settings}
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Chromium with a fresh profile, closed at the end of the module."""
+    from playwright.sync_api import sync_playwright
+
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1200, "height": 1000},
+            accept_downloads=True,
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture()
+def page(browser: Any) -> Iterator[Any]:
+    page = browser.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    page.close()
+    assert errors == []
+
+
+def ask(page: Any, question: str) -> Any:
+    """Type a question, send it, and wait for its finished answer; return that answer element."""
+    done = page.locator("#chat .zone-answer:not(.streaming)")
+    before = done.count()
+    page.locator("#question textarea").fill(question)
+    page.locator("#ask-button").click()
+    page.wait_for_function(
+        "n => document.querySelectorAll('#chat .zone-answer:not(.streaming)').length > n",
+        arg=before,
+    )
+    return done.nth(before)
+
+
+def test_question_gets_an_answer_with_a_citation_card(page: Any, served: dict, tmp_path: Path):
+    page.goto(served["admin"])
+    header = page.locator(".zone-model")
+    assert header.inner_text() == "answerer: extractive; embedding model: all-MiniLM-L6-v2"
+    answer = ask(page, "海港新区新引进重点项目多少个？")
+    text = answer.locator(".ans-text").inner_text()
+    assert text == "今年以来，海港新区新引进重点项目42个，总投资280余亿元。[1]"
+    cards = answer.locator(".src-card")
+    assert cards.count() == 1
+    card = cards.first
+    assert card.locator(".src-title").inner_text() == "海港新区发布年度报告"
+    assert (
+        card.locator("mark").inner_text()
+        == "今年以来，海港新区新引进重点项目42个，总投资280余亿元。"
+    )
+    assert card.locator(".src-pos").inner_text().startswith("harbor.txt · 第3段")
+    link = answer.locator("a.cite").first
+    link.click()
+    card_id = card.get_attribute("id")
+    assert page.url.endswith("#" + card_id)
+    assert page.evaluate("() => document.querySelector(':target')?.id") == card_id
+    page.screenshot(path=str(tmp_path / "answer.png"), full_page=True)
+    # Chinese: a CJK font first, and long passages wrap inside the card on a phone-sized page.
+    font = card.evaluate("e => getComputedStyle(e.querySelector('.src-text')).fontFamily")
+    assert font.startswith('"Noto Sans CJK SC"')
+    page.set_viewport_size({"width": 390, "height": 900})
+    assert card.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
+    page.set_viewport_size({"width": 1200, "height": 1000})
+    # Thumbs up is stored with the question, answer and citations.
+    page.locator("#chat button[aria-label='Like']").first.click()
+    feedback = served["settings"].data_dir / "feedback.jsonl"
+    for _ in range(100):
+        if feedback.exists() and feedback.read_text(encoding="utf-8").strip():
+            break
+        page.wait_for_timeout(100)
+    entry = json.loads(feedback.read_text(encoding="utf-8").splitlines()[0])
+    assert (entry["rating"], entry["question"]) == ("up", "海港新区新引进重点项目多少个？")
+    assert entry["citations"][0]["source"] == "harbor.txt"
+    # A follow-up uses the conversation; the refusal has its own look.
+    ask(page, "森林公园新增步道多少公里？")
+    follow = ask(page, "那种植树木呢？")
+    assert "8000余棵" in follow.locator(".ans-text").inner_text()
+    refused = ask(page, "火星上有多少人？")
+    assert refused.get_attribute("class") == "zone-answer refused"
+    assert refused.locator(".src-card").count() == 0
+    page.screenshot(path=str(tmp_path / "conversation.png"), full_page=True)
+    assert (tmp_path / "answer.png").stat().st_size > 10_000
+    # The conversation downloads as a Markdown briefing.
+    with page.expect_download() as info:
+        page.locator("#download-conversation").click()
+    briefing = Path(info.value.path()).read_text(encoding="utf-8")
+    assert briefing.startswith("# 青岛开发区改革问答 · Briefing")
+    assert (
+        "## 1. 海港新区新引进重点项目多少个？" in briefing and "## 4. 火星上有多少人？" in briefing
+    )
+
+
+def test_markup_in_questions_and_articles_never_runs(page: Any, served: dict):
+    page.goto(served["admin"])
+    injected = (
+        "<img src=x onerror=window.__xss=1><script>window.__xss=5</script>集团资产总额是多少？"
+    )
+    ask(page, injected)
+    question = page.locator("#chat .zone-question").last
+    assert question.inner_text() == injected
+    answer = ask(page, XSS_QUESTION)  # cites an article whose title and text carry markup
+    assert answer.locator(".src-title").inner_text() == XSS_TITLE
+    assert "<script>window.__xss=3</script>灯塔岛今年新建灯塔5座" in answer.inner_text()
+    assert page.locator("#chat img, #chat script").count() == 0
+    page.wait_for_timeout(500)
+    assert page.evaluate("() => typeof window.__xss") == "undefined"
+    # Retry (the icon on the last answer) asks the last question again, in place.
+    old = answer.locator(".src-card").first.get_attribute("id")
+    page.locator("#chat button[aria-label='Retry']").last.click()
+    page.wait_for_function(
+        """old => {
+            const cards = [...document.querySelectorAll('#chat .src-card')];
+            return cards.length && cards[cards.length - 1].id !== old
+                && !document.querySelector('#chat .streaming');
+        }""",
+        arg=old,
+    )
+    assert page.locator("#chat .zone-question").count() == 2
+    page.locator("#clear-button").click()
+    page.wait_for_function("() => !document.querySelector('#chat .zone-answer')")
+
+
+def test_admin_tab_is_absent_without_a_password(page: Any, served: dict):
+    page.goto(served["public"])
+    page.locator("#question textarea").wait_for()
+    assert page.get_by_role("tab", name=re.compile("Knowledge base")).count() == 0
+    assert page.locator("#admin-password").count() == 0
+    assert page.get_by_role("tab", name=re.compile("Chat")).count() == 1
+
+
+def test_admin_tab_refuses_a_wrong_password_then_uploads(page: Any, served: dict, tmp_path: Path):
+    page.goto(served["admin"])
+    page.get_by_role("tab", name=re.compile("Knowledge base")).click()
+    status = page.locator("#admin-status textarea")
+    page.locator("#admin-password input").fill("not the password")
+    page.locator("#admin-login").click()
+    page.wait_for_function(
+        "() => document.querySelector('#admin-status textarea').value.includes('Wrong')"
+    )
+    assert status.input_value() == "密码错误 · Wrong password"
+    assert not page.locator("#admin-table").is_visible()
+    page.locator("#admin-password input").fill(PASSWORD)
+    page.locator("#admin-login").click()
+    page.wait_for_function(
+        "() => document.querySelector('#admin-status textarea').value.includes('Unlocked')"
+    )
+    table = page.locator("#admin-table")
+    table.wait_for(state="visible")
+    page.wait_for_function(
+        "() => document.querySelector('#admin-table').innerText.includes('xss.md')"
+    )
+    text = table.inner_text()
+    assert "harbor.txt" in text and "海港新区发布年度报告" in text and XSS_TITLE in text
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => typeof window.__xss") == "undefined"
+    # Upload a new article; the chat answers from it right away.
+    upload = tmp_path / "蓝湾 新区.txt"
+    upload.write_text("　　蓝湾新区今年建成人才公寓1200套。\n", encoding="utf-8")
+    page.locator("#admin-upload input[type=file]").set_input_files(str(upload))
+    page.locator("#admin-upload-button").click()
+    page.wait_for_function(
+        "() => document.querySelector('#admin-log textarea').value.includes('蓝湾_新区.txt')"
+    )
+    assert page.locator("#admin-log textarea").input_value().startswith("added: 蓝湾_新区.txt (")
+    page.wait_for_function(
+        "() => document.querySelector('#admin-table').innerText.includes('蓝湾_新区.txt')"
+    )
+    page.get_by_role("tab", name=re.compile("Chat")).click()
+    answer = ask(page, "蓝湾新区今年建成人才公寓多少套？")
+    assert answer.locator(".src-pos").first.inner_text().startswith("蓝湾_新区.txt")
+    assert "1200套" in answer.locator(".ans-text").inner_text()

@@ -1,0 +1,68 @@
+"""Helpers shared by the web-chat tests: a real assistant over the mini corpus, a running server."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import FIXTURES, make_settings
+
+# An article whose title and text try to run script in the page; it must show up as text.
+XSS_TITLE = "<img src=x onerror=window.__xss=2>灯塔岛简报"
+XSS_ARTICLE = f"""---
+title: "{XSS_TITLE}"
+---
+　　<script>window.__xss=3</script>灯塔岛今年新建灯塔5座，其中<img src=x onerror=window.__xss=4>两座为太阳能灯塔。
+"""
+XSS_QUESTION = "灯塔岛今年新建灯塔多少座？"
+
+# Questions over tests/fixtures/mini and the number (with its unit) each answer must contain.
+MINI_QUESTIONS = [
+    ("海港新区新引进重点项目多少个？", "42个"),
+    ("集团资产总额是多少？", "150亿元"),
+    ("森林公园新增步道多少公里？", "12公里"),
+    ("投资超亿元的项目有多少个？", "17个"),
+    ("海港发展集团下设几个子公司？", "3个子公司"),
+]
+
+
+def build_mini(root: Path, xss_article: bool = False, **overrides: object) -> tuple[Any, Any]:
+    """Settings and a warmed-up real assistant over a copy of the mini corpus under root."""
+    from assistant.app import build_assistant, run_ingest
+
+    knowledge = root / "knowledge"
+    shutil.copytree(FIXTURES / "mini", knowledge)
+    if xss_article:
+        (knowledge / "xss.md").write_text(XSS_ARTICLE, encoding="utf-8")
+    settings = make_settings(root / "data", knowledge, **overrides)
+    summary = run_ingest(settings)
+    assert summary.exit_code == 0, summary.lines()
+    assistant = build_assistant(settings)
+    assistant.warm_up()
+    return settings, assistant
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_app(assistant: Any, settings: Any, stream_delay: float = 0.0) -> Iterator[str]:
+    """Serve the real app on a free 127.0.0.1 port, as `zone-assistant serve` does; yield its URL."""
+    from assistant.ui import configure_queue, create_app, launch_kwargs
+
+    demo = configure_queue(create_app(assistant, settings, stream_delay=stream_delay))
+    port = free_port()
+    options = {**launch_kwargs(settings), "quiet": True}
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, **options)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
