@@ -105,7 +105,10 @@ class ExtractiveAnswerer:
             new_terms = self._covered(terms, cand.text) - covered
             new_weight = sum(t.weight for t in new_terms) / total
             # A second sentence must add a real part of the question, not repeat the first.
-            if new_weight >= EXTRA_MIN_GAIN and cand.coverage >= EXTRA_MIN_COVERAGE * self.threshold:
+            if (
+                new_weight >= EXTRA_MIN_GAIN
+                and cand.coverage >= EXTRA_MIN_COVERAGE * self.threshold
+            ):
                 chosen.append(cand)
                 covered |= new_terms
         # Quotes from one passage read best in source order.
@@ -153,7 +156,9 @@ class ExtractiveAnswerer:
         unknown_weight = index.term_idf("\x00")
         if lang == "en" and self.translator is not None:
             groups = sorted(set(self.translator.groups(question)), key=sorted)
-            return [Term(g, max(index.term_idf(w) for w in g), True, noun=True) for g in groups if g]
+            return [
+                Term(g, max(index.term_idf(w) for w in g), True, noun=True) for g in groups if g
+            ]
         out = []
         for word, noun in question_terms(question):
             if index.substring_df(word):

@@ -57,7 +57,14 @@ def md(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
-def briefing_markdown(answers: Sequence[Answer], description: str, when: datetime | None = None) -> str:
+def _renumber(escaped: str, mapping: dict[int, int]) -> str:
+    """Escaped answer text with its \\[n\\] markers as briefing-wide [m] references."""
+    return re.sub(r"\\\[(\d{1,3})\\\]", lambda m: f"[{mapping.get(int(m[1]), int(m[1]))}]", escaped)
+
+
+def briefing_markdown(
+    answers: Sequence[Answer], description: str, when: datetime | None = None
+) -> str:
     """The document: each question and answer, markers renumbered across the whole briefing,
     and one numbered reference list (source, title, passage position, quote) at the end."""
     stamp = (when or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
@@ -72,10 +79,10 @@ def briefing_markdown(answers: Sequence[Answer], description: str, when: datetim
             if key not in refs:
                 refs[key] = len(refs) + 1
                 where = f"{cite.source}, characters {cite.char_start}–{cite.char_end}"
-                notes.append(f"{refs[key]}. **{md(cite.title or cite.source)}** ({md(where)}): “{md(cite.quote)}”")
+                title = md(cite.title or cite.source)
+                notes.append(f"{refs[key]}. **{title}** ({md(where)}): “{md(cite.quote)}”")
             mapping[cite.n] = refs[key]
-        body = md(answer.answer)
-        body = re.sub(r"\\\[(\d{1,3})\\\]", lambda m: f"[{mapping.get(int(m[1]), int(m[1]))}]", body)
+        body = _renumber(md(answer.answer), mapping)
         lines += [f"> {body}" if answer.refused else body, ""]
     lines += ["## References", ""] + (notes or ["(none)"])
     return "\n".join(lines) + "\n"

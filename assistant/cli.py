@@ -112,8 +112,13 @@ def serve(host: str, port: int) -> None:
 
 @main.command()
 @click.argument("questions_file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Markdown file to write (default: standard output).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Markdown file to write (default: standard output).",
+)
 @friendly_errors
 def brief(questions_file: Path, output: Path | None) -> None:
     """Answer QUESTIONS_FILE (one per line; '> ' marks a follow-up) into a Markdown briefing."""
@@ -141,7 +146,10 @@ def brief(questions_file: Path, output: Path | None) -> None:
     except OSError as exc:
         raise AssistantError(f"cannot write {output}: {exc.strerror or exc}") from None
     refused = sum(a.refused for a in answers)
-    click.echo(f"wrote {output}: {len(answers)} questions, {refused} without an answer in the sources", err=True)
+    click.echo(
+        f"wrote {output}: {len(answers)} questions, {refused} without an answer in the sources",
+        err=True,
+    )
 
 
 @main.command("eval")
@@ -189,13 +197,19 @@ def bench_ingest_command(chunks: int, workdir: Path | None) -> None:
 
 
 @bench.command("answer")
-@click.option("--dataset", type=click.Path(path_type=Path, dir_okay=False), default=Path("eval/dataset.jsonl"))
+@click.option(
+    "--dataset", type=click.Path(path_type=Path, dir_okay=False), default=Path("eval/dataset.jsonl")
+)
 @click.option("--repeat", type=click.IntRange(1, 20), default=3, show_default=True)
 @friendly_errors
 def bench_answer_command(dataset: Path, repeat: int) -> None:
     """Warm `ask` latency (p50/p95) as a ratio to one bare Chroma similarity search."""
     from eval.bench import bench_answer
 
-    rows = [json.loads(line) for line in dataset.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [
+        json.loads(line)
+        for line in dataset.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
     result = bench_answer(_settings(), [r["question"] for r in rows], repeat)
     click.echo(json.dumps(result, ensure_ascii=False, indent=2))

@@ -1,4 +1,4 @@
-"""Sentence-transformers embeddings behind LangChain's Embeddings interface, loaded lazily, offline."""
+"""Sentence-transformers embeddings behind LangChain's Embeddings interface, loaded lazily."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def resolve_model(name: str) -> str:
 
 
 def load_sentence_transformer(name: str) -> SentenceTransformer:
-    """Load a sentence-transformers model once per process (cached by name), never from the network."""
+    """Load a sentence-transformers model once per process (cached by name), offline."""
     with _LOCK:
         if name not in _MODELS:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")

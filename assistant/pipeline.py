@@ -1,4 +1,4 @@
-"""The question-answering chain: clean → rewrite follow-up → retrieve → answer → verify citations."""
+"""The answering chain: clean, rewrite a follow-up, retrieve, answer, verify citations."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Understand a question: clean it, its language, what kind of answer it wants, follow-up rewriting."""
+"""Understand a question: clean it, its language, the kind of answer it wants, follow-ups."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u
 
 KIND_PATTERNS: dict[str, re.Pattern[str]] = {
     "date": re.compile(
-        r"什么时候|何时|哪年|哪一年|几月|哪个月|哪月|哪天|什么时间|时间是|起始|\bwhen\b|what year|which year|what month|\bdate\b",
+        r"什么时候|何时|哪年|哪一年|几月|哪个月|哪月|哪天|什么时间|时间是|起始"
+        r"|\bwhen\b|what year|which year|what month|\bdate\b",
         re.I,
     ),
     "number": re.compile(
-        r"多少|第几|几个|几家|几本|几条|几项|几大|几年|多大|多高|数量|总额|规模|\bhow (many|much)\b|number of|\btotal\b|amount",
+        r"多少|第几|几个|几家|几本|几条|几项|几大|几年|多大|多高|数量|总额|规模"
+        r"|\bhow (many|much)\b|number of|\btotal\b|amount",
         re.I,
     ),
     "list": re.compile(
@@ -25,7 +27,8 @@ KIND_PATTERNS: dict[str, re.Pattern[str]] = {
     ),
 }
 _LEADING = re.compile(
-    r"^(那么|那|还有|另外|再问一下|这项|这个|这些|该项|其中|其|它|and\s+|what about\s+|how about\s+)",
+    r"^(那么|那|还有|另外|再问一下|这项|这个|这些|该项|其中|其|它"
+    r"|and\s+|what about\s+|how about\s+)",
     re.I,
 )
 _TRAILING = re.compile(r"(呢|吗|嘛)?[?？。.!！\s]*$")
@@ -65,12 +68,14 @@ def kind(question: str) -> str:
 
 
 def split_questions(text: str) -> list[str]:
-    """Split '下设几个子公司？资产总额是多少？' into its questions; a single question stays whole."""
+    """Split '下设几个子公司？资产总额是多少？' into its questions; one question stays whole."""
     parts = [p.strip() for p in re.split(r"(?<=[？?])", text) if p.strip()]
     if len(parts) < 2 or any(len(p) < 6 for p in parts):
         return [text]
     # "这项协同是从什么时候开始的？" leans on the part before it.
-    return [parts[0]] + [rewrite_followup(p, [prev]) for prev, p in zip(parts, parts[1:])]
+    return [parts[0]] + [
+        rewrite_followup(p, [prev]) for prev, p in zip(parts, parts[1:], strict=False)
+    ]
 
 
 def is_elliptical(question: str) -> bool:

@@ -122,7 +122,7 @@ class HybridRetriever(BaseRetriever):
 
 
 def _mostly_covered(doc: Document, better: Document) -> bool:
-    """True when more than half of doc's span lies inside a better-ranked chunk of the same source."""
+    """True when over half of doc's span lies inside a better-ranked chunk of its source."""
     a, b = doc.metadata, better.metadata
     if a.get("source") != b.get("source"):
         return False

@@ -1,4 +1,4 @@
-"""One settings object, read from ASSISTANT_* environment variables (and CHROMA_HOST/CHROMA_PORT)."""
+"""One settings object, from ASSISTANT_* environment variables (and CHROMA_HOST/PORT)."""
 
 from __future__ import annotations
 

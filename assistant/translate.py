@@ -58,7 +58,9 @@ def _glossary(path: Path) -> list[tuple[str, tuple[str, ...]]]:
             continue
         english, chinese = line.split("\t", 1)
         words = tuple(w.strip() for w in chinese.split("|") if w.strip())
-        entries += [(variant.strip().lower(), words) for variant in english.split("|") if variant.strip()]
+        entries += [
+            (variant.strip().lower(), words) for variant in english.split("|") if variant.strip()
+        ]
     # Longest phrases first, so "platform companies" wins over "companies".
     return sorted(entries, key=lambda e: -len(e[0]))
 
@@ -111,7 +113,7 @@ class QueryTranslator:
         return reverse
 
     def groups(self, english: str) -> list[frozenset[str]]:
-        """One set of Chinese candidates per English keyword or glossary phrase (empty sets dropped)."""
+        """One set of Chinese candidates per English keyword or glossary phrase (if any)."""
         text = " " + re.sub(r"[^a-z0-9'\- ]+", " ", english.lower()) + " "
         found: list[frozenset[str]] = []
         for phrase, words in self._glossary:

@@ -77,7 +77,9 @@ def bench_ingest(settings: Settings, chunks: int, workdir: Path) -> dict[str, An
         ]
     started = time.perf_counter()
     embeddings.model.encode(
-        texts, batch_size=settings.embedding_batch_size, normalize_embeddings=True,
+        texts,
+        batch_size=settings.embedding_batch_size,
+        normalize_embeddings=True,
         show_progress_bar=False,
     )
     raw_seconds = time.perf_counter() - started

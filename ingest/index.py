@@ -148,7 +148,7 @@ class KnowledgeIndex:
         return out
 
     def fingerprint(self, documents: dict[str, DocumentRecord] | None = None) -> str:
-        """Changes whenever a document is added, changed or removed, or the build settings change."""
+        """Changes whenever a document is added, changed or removed, or the build changes."""
         docs = self.documents() if documents is None else documents
         state = sorted((d.source, d.doc_hash) for d in docs.values())
         blob = json.dumps([state, sorted(self.build_info.items())], ensure_ascii=False)
@@ -207,7 +207,9 @@ class KnowledgeIndex:
         committed = {d.doc_hash for d in self.documents().values()}
         got = col.get(include=["metadatas"])
         stale = [
-            i for i, m in zip(got["ids"], got["metadatas"] or []) if m["doc_hash"] not in committed
+            i
+            for i, m in zip(got["ids"], got["metadatas"] or [], strict=True)
+            if m["doc_hash"] not in committed
         ]
         for i in range(0, len(stale), 5000):
             col.delete(ids=stale[i : i + 5000])
@@ -237,7 +239,10 @@ class KnowledgeIndex:
         if col is None or not ids:
             return {}
         got = col.get(ids=list(ids), include=["documents", "metadatas"])
-        return {i: (d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
+        return {
+            i: (d, m)
+            for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        }
 
     def lexical(self) -> LexicalIndex:
         """The BM25 index matching the committed documents: loaded, or rebuilt from Chroma."""
@@ -264,7 +269,7 @@ class KnowledgeIndex:
                 where=self.committed_filter(documents), include=["documents", "metadatas"]
             )
             rows = sorted(
-                zip(got["ids"], got["documents"], got["metadatas"]),
+                zip(got["ids"], got["documents"], got["metadatas"], strict=True),
                 key=lambda r: (str(r[2]["source"]), int(r[2]["ordinal"])),
             )
             ids = [r[0] for r in rows]

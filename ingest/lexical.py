@@ -73,7 +73,7 @@ def _noun_kind(word: str, flag: str) -> str:
 
 
 def tokenize(text: str) -> list[str]:
-    """Segment text with jieba (search mode, so compounds also yield their parts); drop stopwords."""
+    """Segment with jieba (search mode: compounds also yield their parts); drop stopwords."""
     text = unicodedata.normalize("NFKC", text).lower()
     tokens = _jieba().lcut_for_search(text)
     return [
@@ -167,6 +167,8 @@ class LexicalIndex:
                 payload = json.load(fh)
         except (OSError, ValueError, EOFError):
             return None
-        if payload.get("format") != _FORMAT or not {"ids", "tokens", "texts", "fingerprint"} <= set(payload):
+        if payload.get("format") != _FORMAT or not {"ids", "tokens", "texts", "fingerprint"} <= set(
+            payload
+        ):
             return None
         return cls(payload["ids"], payload["tokens"], payload["fingerprint"], payload["texts"])

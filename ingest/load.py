@@ -37,7 +37,8 @@ def load_file(path: Path, max_bytes: int) -> LoadedFile:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_EXTENSIONS:
         raise LoadError(
-            f"unsupported file type {suffix or '(none)'}; supported: {', '.join(SUPPORTED_EXTENSIONS)}"
+            f"unsupported file type {suffix or '(none)'}; "
+            f"supported: {', '.join(SUPPORTED_EXTENSIONS)}"
         )
     size = path.stat().st_size
     if size > max_bytes:
@@ -153,7 +154,7 @@ def _docx_text(path: Path) -> tuple[str, dict[str, str]]:
 
     try:
         doc = Document(str(path))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError):
         raise LoadError("not a readable DOCX (not a Word document package)") from None
     meta = {"title": doc.core_properties.title} if doc.core_properties.title else {}
     paragraphs = [p.text.strip() for p in doc.paragraphs if p.text.strip()]

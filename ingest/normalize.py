@@ -15,7 +15,10 @@ _BYLINE = re.compile(
     r"^(?P<body>.*[。！？；…”’」』）)])\s*[（(](?P<name>[\u4e00-\u9fff·]{2,8})[）)]$"
 )
 _BYLINE_ALONE = re.compile(r"^[（(](?P<name>[\u4e00-\u9fff·]{2,8})[）)]$")
-_CJK = r"\u2e80-\u2fff\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef\u2014\u2026\u201c\u201d\u2018\u2019\u25b2"
+_CJK = (
+    r"\u2e80-\u2fff\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
+    r"\u2014\u2026\u201c\u201d\u2018\u2019\u25b2"
+)
 _SPACE_NEAR_CJK = re.compile(rf"(?<=[{_CJK}])\s+|\s+(?=[{_CJK}])")
 _SPACES = re.compile(r"\s+")
 
@@ -131,7 +134,7 @@ def _is_title(text: str, title: str | None) -> bool:
 
 
 def _split_bylines(groups: list[list[object]]) -> list[tuple[str, int, str, str | None]]:
-    """Separate a closing signature like '（王敏）' into its own paragraph and credit its section."""
+    """Split a closing signature like '（王敏）' into its own paragraph; credit its section."""
     out: list[tuple[str, int, str, str | None]] = []
     shift = 0
     for role, section, text in groups:

@@ -182,7 +182,7 @@ def _embed_and_write(
     window: int,
     progress: Progress | None,
 ) -> int:
-    """Embed chunks in batches that span documents; commit each document once all its chunks are in."""
+    """Embed chunks in windows that span documents; commit each document once all are in."""
     from tqdm import tqdm
 
     total = sum(len(p.chunks) for p in pending)

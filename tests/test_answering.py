@@ -44,8 +44,14 @@ def test_kind_language_and_splitting():
 
 def test_followup_rewriting_carries_the_topic_not_the_whole_history():
     previous = ["中电光谷招商落户了多少家市场主体？"]
-    assert q.rewrite_followup("那投资超千万元的呢？", previous) == "中电光谷招商落户投资超千万元的有多少？"
-    assert q.rewrite_followup("那开投集团呢？", ["平台公司资产总额是多少？"]) == "开投集团资产总额是多少？"
+    assert (
+        q.rewrite_followup("那投资超千万元的呢？", previous)
+        == "中电光谷招商落户投资超千万元的有多少？"
+    )
+    assert (
+        q.rewrite_followup("那开投集团呢？", ["平台公司资产总额是多少？"])
+        == "开投集团资产总额是多少？"
+    )
     assert q.rewrite_followup("平台公司资产总额是多少？", previous) == "平台公司资产总额是多少？"
 
 
@@ -76,7 +82,10 @@ def test_english_figures():
         ("中电光谷招商落户了多少家市场主体？", "1900余家"),
         ("平台公司资产总额是多少？", "近700亿元"),
         ("青岛开发区投资控股集团有限公司是什么时候组建的？", "2019年11月"),
-        ("中电光谷在青岛布局了哪些科技产业园区？", "青岛光谷软件园、青岛研创中心、青岛海洋科技园、中电信息港"),
+        (
+            "中电光谷在青岛布局了哪些科技产业园区？",
+            "青岛光谷软件园、青岛研创中心、青岛海洋科技园、中电信息港",
+        ),
     ],
 )
 def test_answers_quote_the_right_passage(article_assistant, question, expected):
@@ -99,7 +108,9 @@ def test_followup_retrieves_the_right_passage(article_assistant):
 
 @pytest.mark.integration
 def test_english_question_finds_the_chinese_passage_and_answers_in_english(article_assistant):
-    answer = article_assistant.ask("How many market entities has China Electronics Optics Valley attracted?")
+    answer = article_assistant.ask(
+        "How many market entities has China Electronics Optics Valley attracted?"
+    )
     assert not answer.refused
     assert answer.answer.startswith("The source gives ")
     assert "more than 1,900 (1900余家)" in answer.answer
@@ -126,7 +137,9 @@ def test_unanswerable_questions_are_refused(article_assistant, question, refusal
 
 @pytest.mark.integration
 def test_two_part_question_answers_both_parts(article_assistant):
-    answer = article_assistant.ask("青岛开发区投资控股集团下设几个子公司？平台公司目前资产总额是多少？")
+    answer = article_assistant.ask(
+        "青岛开发区投资控股集团下设几个子公司？平台公司目前资产总额是多少？"
+    )
     assert "6个子公司" in answer.answer and "近700亿元" in answer.answer
     assert [c.n for c in answer.citations] == [1, 2]
     assert_grounded(answer)

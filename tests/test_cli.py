@@ -207,7 +207,9 @@ def test_brief_writes_markdown_with_endnotes(article_settings, tmp_path: Path):
         encoding="utf-8",
     )
     out = tmp_path / "briefing.md"
-    code, stdout, stderr = invoke(["brief", str(questions), "-o", str(out)], env_for(article_settings))
+    code, stdout, stderr = invoke(
+        ["brief", str(questions), "-o", str(out)], env_for(article_settings)
+    )
     assert (code, stdout) == (0, "")
     assert stderr.endswith(f"wrote {out}: 4 questions, 1 without an answer in the sources\n")
     text = out.read_text(encoding="utf-8")
@@ -220,15 +222,21 @@ def test_brief_writes_markdown_with_endnotes(article_settings, tmp_path: Path):
         "References",
     ]
     assert "1900余家" in sections[1] and sections[1].rstrip().endswith("[1]")
-    assert "600余家" in sections[2] and sections[2].rstrip().endswith("[1]")  # same passage, same note
+    assert "600余家" in sections[2] and sections[2].rstrip().endswith(
+        "[1]"
+    )  # same passage, same note
     assert "近700亿元" in sections[3] and sections[3].rstrip().endswith("[2]")
     assert "> 知识库中没有找到相关信息。" in sections[4]
     notes = sections[5].strip().split("\n")[2:]
     assert len(notes) == 2
-    assert notes[0].startswith("1. **再领改革之先，勇立开放潮头** (000\\_a43dbe5c9c0e2b82.txt, characters ")
+    assert notes[0].startswith(
+        "1. **再领改革之先，勇立开放潮头** (000\\_a43dbe5c9c0e2b82.txt, characters "
+    )
     assert "1900余家" in notes[0] and "近700亿元" in notes[1]
 
 
 def test_brief_missing_file_is_one_line(tmp_path: Path):
-    code, _, err = invoke(["brief", str(tmp_path / "none.txt")], {"ASSISTANT_DATA_DIR": str(tmp_path)})
+    code, _, err = invoke(
+        ["brief", str(tmp_path / "none.txt")], {"ASSISTANT_DATA_DIR": str(tmp_path)}
+    )
     assert (code, err) == (2, f"Error: questions file {tmp_path / 'none.txt'} does not exist\n")

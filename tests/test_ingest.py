@@ -47,7 +47,8 @@ def state(index: KnowledgeIndex) -> tuple:
         if col is not None
         else {"ids": [], "documents": [], "metadatas": []}
     )
-    chunks = sorted(zip(got["ids"], got["documents"], [m["doc_hash"] for m in got["metadatas"]]))
+    hashes = [m["doc_hash"] for m in got["metadatas"]]
+    chunks = sorted(zip(got["ids"], got["documents"], hashes, strict=True))
     lexical = index.lexical()
     return docs, chunks, sorted(lexical.ids)
 
