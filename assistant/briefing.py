@@ -31,7 +31,7 @@ def read_questions(path: Path) -> list[BriefQuestion]:
         raise AssistantError(f"questions file {path} does not exist") from None
     except UnicodeDecodeError:
         raise AssistantError(f"questions file {path} is not UTF-8 text") from None
-    out = []
+    out: list[BriefQuestion] = []
     for line in lines:
         text = line.strip()
         if not text or text.startswith("#"):

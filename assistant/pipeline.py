@@ -14,7 +14,7 @@ from langchain_core.runnables import RunnableLambda
 from assistant import question as q
 from assistant.answer import REFUSAL, Draft
 from assistant.citations import renumber, verify
-from assistant.schema import Answer, Context
+from assistant.schema import Answer, Citation, Context
 from assistant.translate import QueryTranslator
 
 logger = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ class Assistant:
         lang = state["lang"]
         draft = self._draft(state)
         refused = draft.refused
-        text, citations = draft.text, []
+        text, citations = draft.text, list[Citation]()
         if not refused:
             kept, dropped = verify(draft.text, draft.cited)
             for claim in dropped:

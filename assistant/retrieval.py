@@ -9,6 +9,7 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import RunnableConfig
 from pydantic import ConfigDict
 
 from ingest.index import KnowledgeIndex
@@ -86,7 +87,7 @@ class HybridRetriever(BaseRetriever):
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
-        config = {"callbacks": run_manager.get_child()}
+        config = RunnableConfig(callbacks=run_manager.get_child())
         lists = {
             "dense": self.dense.invoke(query, config=config),
             "lexical": self.lexical.invoke(query, config=config),
