@@ -30,7 +30,10 @@ class Settings(BaseSettings):
     query_threads: int = Field(1, ge=1, le=256)
 
     # Chunking: target characters per chunk and whole sentences repeated between neighbours.
-    chunk_size: int = Field(200, ge=40, le=4000)
+    # Measured on the eval set (size/overlap: fact accuracy, hit@3, citation support):
+    # 120/1 0.757 0.878 0.877; 200/0 0.743 0.878 0.906; 200/1 0.743 0.892 0.905;
+    # 300/1 0.784 0.905 0.906; 400/1 0.757 0.905 0.891.
+    chunk_size: int = Field(300, ge=40, le=4000)
     chunk_overlap: int = Field(1, ge=0, le=5)
     max_file_mb: float = Field(20.0, gt=0)
 

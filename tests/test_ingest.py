@@ -233,3 +233,63 @@ def test_settings_errors_are_one_line():
         "invalid settings: ASSISTANT_K (got 0): Input should be greater than or equal to 1; "
         "ASSISTANT_FUSION (got 'max'): Input should be 'rrf' or 'weighted'"
     )
+
+
+@pytest.mark.integration
+def test_sigkill_during_real_ingest_then_rerun_equals_clean_run(tmp_path: Path):
+    """A real `zone-assistant ingest` killed with SIGKILL mid-write, then run again."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from eval.bench import synthetic_corpus
+
+    corpus = tmp_path / "corpus"
+    synthetic_corpus(corpus, chunks=120, per_file=3)
+    exe = Path(sys.executable).parent / "zone-assistant"
+
+    def ingest(data: Path, kill_after_first_write: bool = False) -> int:
+        env = {
+            **os.environ,
+            "ASSISTANT_DATA_DIR": str(data),
+            "ASSISTANT_KNOWLEDGE_DIR": str(corpus),
+        }
+        proc = subprocess.Popen(
+            [str(exe), "ingest"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        if kill_after_first_write:
+            db = data / "chroma" / "chroma.sqlite3"
+            deadline = time.monotonic() + 300
+            first = None
+            while proc.poll() is None and time.monotonic() < deadline:
+                size = db.stat().st_size if db.exists() else 0
+                first = first or (size or None)
+                if first and size > first:  # the first document is being written
+                    time.sleep(0.2)
+                    proc.send_signal(signal.SIGKILL)
+                    break
+                time.sleep(0.02)
+        _, err = proc.communicate(timeout=600)
+        return proc.returncode
+
+    assert ingest(tmp_path / "clean") == 0
+    killed = ingest(tmp_path / "killed", kill_after_first_write=True)
+    assert killed == -signal.SIGKILL, "the ingest finished before it could be killed"
+    assert ingest(tmp_path / "killed") == 0
+
+    defaults = load_settings()
+    build = {
+        "embedding_model": defaults.embedding_model,
+        "chunk_size": defaults.chunk_size,
+        "chunk_overlap": defaults.chunk_overlap,
+    }
+    clean = KnowledgeIndex(
+        open_client(tmp_path / "clean" / "chroma"), "zone_articles", build, tmp_path / "l1"
+    )
+    rerun = KnowledgeIndex(
+        open_client(tmp_path / "killed" / "chroma"), "zone_articles", build, tmp_path / "l2"
+    )
+    assert len(clean.documents()) == 40
+    assert state(rerun) == state(clean)
