@@ -155,7 +155,7 @@ class Assistant:
         if not refused:
             kept, dropped = verify(draft.text, draft.cited)
             for claim in dropped:
-                logger.info("dropped unsupported claim: %s", claim.text[:80])
+                logger.debug("dropped unsupported claim: %s", claim.text[:80])
             if kept:
                 text, citations = renumber(kept, draft.cited, draft.quotes)
             else:
