@@ -1,3 +1,3 @@
-"""Cited question answering over articles on the Qingdao Economic and Technological Development Zone."""
+"""Cited answers about the Qingdao Economic and Technological Development Zone reform."""
 
 __version__ = "0.1.0"

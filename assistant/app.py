@@ -29,7 +29,9 @@ def build_index(settings: Settings, client: Any | None = None) -> KnowledgeIndex
     return KnowledgeIndex(client, settings.collection, build_info, settings.lexical_dir)
 
 
-def build_embeddings(settings: Settings, threads: int | None = None) -> SentenceTransformerEmbeddings:
+def build_embeddings(
+    settings: Settings, threads: int | None = None
+) -> SentenceTransformerEmbeddings:
     """The embedding model (loaded lazily, once per process; `threads` sets torch's threads)."""
     return SentenceTransformerEmbeddings(
         settings.embedding_model, settings.embedding_batch_size, threads
@@ -63,7 +65,9 @@ def build_assistant(settings: Settings, index: KnowledgeIndex | None = None) -> 
     index = index or build_index(settings)
     index.check_compatible()
     embeddings = build_embeddings(settings, threads=settings.query_threads)
-    retriever = build_retriever(index, embeddings, settings.k, settings.fusion, settings.dense_weight)
+    retriever = build_retriever(
+        index, embeddings, settings.k, settings.fusion, settings.dense_weight
+    )
     translator = QueryTranslator(lambda: index.lexical().doc_freq.keys())
     answerer: Answerer
     if settings.llm_base_url:
