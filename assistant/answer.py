@@ -14,8 +14,17 @@ from ingest.lexical import LexicalIndex, question_terms
 
 REFUSAL = {"zh": "知识库中没有找到相关信息。", "en": "The sources do not answer this."}
 
-_HAS_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿两]+[个家项条本年月亿万]")
+# A lone 一 before a measure word is usually idiom, not a figure (一年来, 一个电话).
+_HAS_NUMBER = re.compile(r"\d|[两二三四五六七八九十百千万亿]+[个家项条本年月亿万]|一[十百千万亿]")
 _HAS_DATE = re.compile(r"\d{4}年|\d{1,2}月|今年|去年|明年|\d{1,2}日")
+_HAS_FREQUENCY = re.compile(
+    r"每[天日周月季年]|每个?(星期|季度|工作日)|\d+次|[一两二三四五六七八九十]次|daily|weekly|monthly"
+)
+# "多少美元" / "几家": the figure must come with the unit asked for (350亿元 answers no 美元).
+_ASKED_UNIT = re.compile(
+    r"(?:多少|几)(美元|亿元|万元|元|家|个|项|条|本|名|人|位|次|公里|亩|平方米)"
+)
+_EVIDENCE = {"number": _HAS_NUMBER, "date": _HAS_DATE, "frequency": _HAS_FREQUENCY}
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
@@ -90,14 +99,14 @@ class ExtractiveAnswerer:
         terms = self.terms(question, lang)
         scored = self.rank_sentences(question, terms, contexts)
         kind = q.kind(question)
-        if not scored or self._unsupported(terms, scored[0], kind):
+        if not scored or self._unsupported(question, terms, scored[0], kind):
             return Draft(REFUSAL[lang], refused=True)
         best = scored[0]
         chosen = [best]
         total = sum(t.weight for t in terms) or 1.0
         # A number or a date is one fact: one sentence carries it (two-part questions are split
         # before they get here); other kinds may need a second passage.
-        limit = 1 if kind in ("number", "date") else self.max_sentences + (kind == "list")
+        limit = 1 if kind in _EVIDENCE else self.max_sentences + (kind == "list")
         covered = self._covered(terms, best.text)
         for cand in scored[1:]:
             if len(chosen) >= limit:
@@ -127,21 +136,26 @@ class ExtractiveAnswerer:
         draft.text = "".join(parts) if lang == "zh" else english_summary(chosen, parts)
         return draft
 
-    def _unsupported(self, terms: Sequence[Term], best: Scored, kind: str) -> bool:
+    def _unsupported(self, question: str, terms: Sequence[Term], best: Scored, kind: str) -> bool:
         """Refuse when the best sentence does not carry the answer.
 
         Too little of the question is covered; or the question names a specific thing (a
-        name, a compound like 注册资本) that no article mentions; or it asks for a number or a
-        date and the best sentence lacks one, or lacks the question's rarest word (the figure
-        would then be about something else).
+        name, a compound like 注册资本) that no article mentions; or it asks for a number, a
+        date or how often, and the best sentence lacks one ("定期" is no frequency), or lacks
+        the question's rarest noun (the figure would then be about something else).
         """
         if best.coverage < self.threshold or any(t.specific and not t.known for t in terms):
             return True
-        if kind in ("number", "date"):
-            pattern = _HAS_NUMBER if kind == "number" else _HAS_DATE
+        if kind in _EVIDENCE:
+            pattern = _EVIDENCE[kind]
             nouns = [t for t in terms if t.known and t.noun]
             focus = max(nouns, key=lambda t: t.weight) if len(nouns) >= 2 else None
             if not pattern.search(best.text) or (focus and not _has(focus, best.text.lower())):
+                return True
+            unit = _ASKED_UNIT.search(question) if kind == "number" else None
+            if unit and not re.search(
+                rf"(\d|[两二三四五六七八九十百千万亿])[余多]?[十百千万亿]?{unit[1]}", best.text
+            ):
                 return True
         return False
 
@@ -185,10 +199,8 @@ class ExtractiveAnswerer:
                 lowered = text.lower()
                 coverage = sum(t.weight for t in terms if t.known and _has(t, lowered)) / total
                 bonus = 0.1 / (1 + rank)
-                if kind == "number":
-                    bonus += 0.15 if _HAS_NUMBER.search(text) else -0.15
-                elif kind == "date":
-                    bonus += 0.15 if _HAS_DATE.search(text) else -0.15
+                if kind in _EVIDENCE:
+                    bonus += 0.15 if _EVIDENCE[kind].search(text) else -0.15
                 elif kind == "list":
                     bonus += 0.1 if text.count("、") >= 2 else 0.0
                 out.append(Scored(coverage + bonus, coverage, rank, start, end, text))

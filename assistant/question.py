@@ -12,18 +12,19 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
 
 KIND_PATTERNS: dict[str, re.Pattern[str]] = {
+    "frequency": re.compile(r"多久[^？?]*一次|多长时间[^？?]*一次|频率|多频繁|how often", re.I),
     "date": re.compile(
         r"什么时候|何时|哪年|哪一年|几月|哪个月|哪月|哪天|什么时间|时间是|起始"
         r"|\bwhen\b|what year|which year|what month|\bdate\b",
         re.I,
     ),
+    "list": re.compile(
+        r"哪些|哪几|有哪|包括什么|包括哪|分别|\bwhich\b.*\b(are|were)\b|\blist\b|what are", re.I
+    ),
     "number": re.compile(
         r"多少|第几|几个|几家|几本|几条|几项|几大|几年|多大|多高|数量|总额|规模"
         r"|\bhow (many|much)\b|number of|\btotal\b|amount",
         re.I,
-    ),
-    "list": re.compile(
-        r"哪些|哪几|有哪|包括什么|包括哪|分别|\bwhich\b.*\b(are|were)\b|\blist\b|what are", re.I
     ),
 }
 _LEADING = re.compile(
@@ -60,7 +61,7 @@ def language(text: str) -> str:
 
 
 def kind(question: str) -> str:
-    """The kind of answer wanted: 'date', 'number', 'list' or 'fact'."""
+    """The kind of answer wanted: 'frequency', 'date', 'number', 'list' or 'fact'."""
     for name, pattern in KIND_PATTERNS.items():
         if pattern.search(question):
             return name

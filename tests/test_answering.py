@@ -161,3 +161,22 @@ def test_hostile_input_stays_grounded(article_assistant, question):
     assert "prompt" not in answer.answer.lower() and "提示词" not in answer.answer
     if not answer.refused:
         assert_grounded(answer)
+
+
+def test_kinds_that_need_specific_evidence():
+    assert q.kind("工作台账多久更新一次？") == "frequency"
+    assert q.kind("开发区改革主要聚焦哪几个方面？") == "list"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("question", "refused"),
+    [
+        ("开发区与街道建立的工作台账多久更新一次？", False),  # 每月更新
+        ("开发区与辛安街道的联席会议多久召开一次？", True),  # only 定期: no frequency
+        ("青岛开发区去年实际利用外资多少美元？", True),  # no figure in 美元
+        ("中电光谷在青岛布局了几个科技产业园区？", False),  # 4个
+    ],
+)
+def test_frequency_and_unit_questions_need_matching_evidence(article_assistant, question, refused):
+    assert article_assistant.ask(question).refused is refused
