@@ -88,5 +88,6 @@ def build_assistant(settings: Settings, index: KnowledgeIndex | None = None) -> 
         max_question_chars=settings.max_question_chars,
         warmers=[embeddings.warm_up, index.lexical, lambda: tokenize("预热")],
         translator=translator,
+        snapshot=index.pinned,
         description=f"answerer: {answerer_name}; embedding model: {settings.embedding_model}",
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol
 
 from langchain_core.documents import Document
@@ -56,8 +57,10 @@ class Assistant:
         warmers: Sequence[Any] = (),
         description: str = "",
         translator: QueryTranslator | None = None,
+        snapshot: Callable[[], AbstractContextManager[None]] = nullcontext,
     ) -> None:
         self.translator = translator
+        self.snapshot = snapshot
         self.retriever = retriever
         self.answerer = answerer
         self.max_question_chars = max_question_chars
@@ -77,7 +80,10 @@ class Assistant:
     def ask(self, question: str, history: Sequence[str] = (), k: int | None = None) -> Answer:
         """Answer one question; `history` holds the previous questions of the conversation."""
         started = time.perf_counter()
-        result: Answer = self.chain.invoke({"question": question, "history": list(history), "k": k})
+        with self.snapshot():
+            result: Answer = self.chain.invoke(
+                {"question": question, "history": list(history), "k": k}
+            )
         return Answer(
             question=result.question,
             answer=result.answer,

@@ -293,3 +293,14 @@ def test_sigkill_during_real_ingest_then_rerun_equals_clean_run(tmp_path: Path):
     )
     assert len(clean.documents()) == 40
     assert state(rerun) == state(clean)
+
+
+def test_pinned_manifest_is_one_snapshot_per_question(tmp_path: Path, mini_corpus: Path):
+    index = make_index(tmp_path / "data")
+    run(index, mini_corpus, paths=[mini_corpus / "forest.md"])
+    with index.pinned():
+        before = index.documents()
+        run(index, mini_corpus)  # harbor.txt is committed meanwhile
+        assert index.documents() == before
+        assert index.committed_filter() == {"doc_hash": {"$in": [before["forest.md"].doc_hash]}}
+    assert sorted(index.documents()) == ["forest.md", "harbor.txt"]
