@@ -9,7 +9,7 @@ from typing import Any
 from assistant.answer import ExtractiveAnswerer
 from assistant.embeddings import SentenceTransformerEmbeddings
 from assistant.pipeline import Answerer, Assistant
-from assistant.retrieval import build_retriever
+from assistant.retrieval import RerankingRetriever, build_retriever
 from assistant.settings import Settings
 from assistant.translate import QueryTranslator
 from ingest.index import KnowledgeIndex, open_client
@@ -66,7 +66,13 @@ def build_assistant(settings: Settings, index: KnowledgeIndex | None = None) -> 
     index.check_compatible()
     embeddings = build_embeddings(settings, threads=settings.query_threads)
     retriever = build_retriever(
-        index, embeddings, settings.k, settings.fusion, settings.dense_weight
+        index,
+        embeddings,
+        settings.k,
+        settings.fusion,
+        settings.dense_weight,
+        reranker_model=settings.reranker_model,
+        rerank_candidates=settings.rerank_candidates,
     )
     translator = QueryTranslator(lambda: index.lexical().doc_freq.keys())
     answerer: Answerer
@@ -86,8 +92,14 @@ def build_assistant(settings: Settings, index: KnowledgeIndex | None = None) -> 
         retriever,
         answerer,
         max_question_chars=settings.max_question_chars,
-        warmers=[embeddings.warm_up, index.lexical, lambda: tokenize("预热")],
+        warmers=[
+            embeddings.warm_up,
+            index.lexical,
+            lambda: tokenize("预热"),
+            *([retriever.warm_up] if isinstance(retriever, RerankingRetriever) else []),
+        ],
         translator=translator,
         snapshot=index.pinned,
-        description=f"answerer: {answerer_name}; embedding model: {settings.embedding_model}",
+        description=f"answerer: {answerer_name}; embedding model: {settings.embedding_model}"
+        + (f"; reranker: {settings.reranker_model}" if settings.reranker_model else ""),
     )

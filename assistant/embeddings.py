@@ -64,6 +64,24 @@ def load_sentence_transformer(name: str) -> SentenceTransformer:
         return _MODELS[name]
 
 
+def load_cross_encoder(name: str) -> Any:
+    """Load a sentence-transformers CrossEncoder once per process, offline."""
+    key = f"cross-encoder:{name}"
+    with _LOCK:
+        if key not in _MODELS:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            from sentence_transformers import CrossEncoder
+
+            try:
+                _MODELS[key] = CrossEncoder(name, device="cpu", local_files_only=True, num_labels=1)
+            except (OSError, ValueError) as exc:
+                raise ModelNotFoundError(
+                    f"cannot load reranker model '{name}' ({type(exc).__name__}); "
+                    "ASSISTANT_RERANKER_MODEL must name a local cross-encoder folder, or be unset"
+                ) from None
+        return _MODELS[key]
+
+
 def set_torch_threads(threads: int) -> None:
     """Set torch's intra-op threads (process-wide) when it differs from the current value.
 

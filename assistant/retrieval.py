@@ -128,6 +128,48 @@ class HybridRetriever(BaseRetriever):
         return picked
 
 
+class RerankingRetriever(BaseRetriever):
+    """Re-orders the hybrid candidates with a cross-encoder and keeps the best k.
+
+    Optional (ASSISTANT_RERANKER_MODEL): the eval decides whether a given model helps.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    base: BaseRetriever
+    model_name: str
+    k: int = 4
+    _model: Any = PrivateAttr(default=None)
+
+    def warm_up(self) -> None:
+        """Load the cross-encoder now (a missing model fails here, with a one-line error)."""
+        if self._model is None:
+            from assistant.embeddings import load_cross_encoder
+
+            self._model = load_cross_encoder(self.model_name)
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        docs = self.base.invoke(query, config=RunnableConfig(callbacks=run_manager.get_child()))
+        if not docs:
+            return []
+        self.warm_up()
+        scores = [float(x) for x in self._model.predict([(query, d.page_content) for d in docs])]
+        order = sorted(range(len(docs)), key=lambda i: (-scores[i], i))[: self.k]
+        return [
+            Document(
+                id=docs[i].id,
+                page_content=docs[i].page_content,
+                metadata={
+                    **docs[i].metadata,
+                    "score": scores[i],
+                    "fused_score": docs[i].metadata["score"],
+                },
+            )
+            for i in order
+        ]
+
+
 def _mostly_covered(doc: Document, better: Document) -> bool:
     """True when over half of doc's span lies inside a better-ranked chunk of its source."""
     a, b = doc.metadata, better.metadata
@@ -144,13 +186,19 @@ def build_retriever(
     k: int,
     fusion: str = "rrf",
     dense_weight: float = 0.3,
-) -> HybridRetriever:
-    """The hybrid retriever with candidate lists a few times deeper than k."""
-    depth = max(3 * k, 12)
-    return HybridRetriever(
+    reranker_model: str | None = None,
+    rerank_candidates: int = 12,
+) -> BaseRetriever:
+    """The hybrid retriever (candidate lists a few times deeper than k), optionally reranked."""
+    final = max(k, rerank_candidates) if reranker_model else k
+    depth = max(3 * final, 12)
+    hybrid = HybridRetriever(
         dense=DenseRetriever(index=index, embeddings=embeddings, k=depth),
         lexical=LexicalRetriever(index=index, k=depth),
-        k=k,
+        k=final,
         fusion=fusion,
         dense_weight=dense_weight,
     )
+    if reranker_model:
+        return RerankingRetriever(base=hybrid, model_name=reranker_model, k=k)
+    return hybrid

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     k: int = Field(4, ge=1, le=50)
     fusion: Literal["rrf", "weighted"] = "weighted"
     dense_weight: float = Field(0.1, ge=0.0, le=1.0)
+    # Optional cross-encoder (a local sentence-transformers CrossEncoder) that re-orders the
+    # top `rerank_candidates` hybrid results. Off by default: measure it with the eval first.
+    reranker_model: str | None = None
+    rerank_candidates: int = Field(12, ge=2, le=100)
 
     # Answering.
     refusal_threshold: float = Field(0.5, ge=0.0, le=1.0)

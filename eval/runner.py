@@ -357,7 +357,7 @@ def write_report(out: Path, report: Mapping[str, Any], target: float | None) -> 
 def _settings_info(settings: Settings) -> dict[str, Any]:
     keys = (
         "embedding_model", "chunk_size", "chunk_overlap", "k", "fusion", "dense_weight",
-        "refusal_threshold", "llm_model",
+        "reranker_model", "rerank_candidates", "refusal_threshold", "llm_model",
     )  # fmt: skip
     return {"answerer": settings.answerer, **{k: getattr(settings, k) for k in keys}}
 
