@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.answer import ExtractiveAnswerer
 from assistant.embeddings import SentenceTransformerEmbeddings
@@ -15,6 +15,9 @@ from assistant.translate import QueryTranslator
 from ingest.index import KnowledgeIndex, open_client
 from ingest.lexical import tokenize
 from ingest.pipeline import IngestSummary, Progress, ingest_paths
+
+if TYPE_CHECKING:
+    from assistant.llm import LLMAnswerer
 
 
 def build_index(settings: Settings, client: Any | None = None) -> KnowledgeIndex:
@@ -76,10 +79,11 @@ def build_assistant(settings: Settings, index: KnowledgeIndex | None = None) -> 
     )
     translator = QueryTranslator(lambda: index.lexical().doc_freq.keys())
     answerer: Answerer
+    llm: LLMAnswerer | None = None
     if settings.llm_base_url:
         from assistant.llm import LLMAnswerer
 
-        answerer = LLMAnswerer(settings)
+        answerer = llm = LLMAnswerer(settings)
         answerer_name = f"llm ({settings.llm_model} at {settings.llm_base_url})"
     else:
         answerer = ExtractiveAnswerer(
@@ -100,6 +104,8 @@ def build_assistant(settings: Settings, index: KnowledgeIndex | None = None) -> 
         ],
         translator=translator,
         snapshot=index.pinned,
+        rewriter=llm.rewrite if llm else None,
+        query_translator=llm.translate if llm else None,
         description=f"answerer: {answerer_name}; embedding model: {settings.embedding_model}"
         + (f"; reranker: {settings.reranker_model}" if settings.reranker_model else ""),
     )

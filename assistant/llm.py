@@ -68,6 +68,30 @@ USER_INSTRUCTION = {
     "the answer, reply exactly: {refusal}",
 }
 
+REWRITE_PROMPT = {
+    "zh": "把用户的最后一个问题改写成一个不依赖上文、意思完整的问题。只输出改写后的问题，"
+    "不要回答，不要解释。上文是用户之前的问题。",
+    "en": "Rewrite the user's last question as one standalone question that needs no earlier "
+    "context. Output only the rewritten question; do not answer or explain. The lines before "
+    "it are the user's earlier questions.",
+}
+TRANSLATE_PROMPT = (
+    "Translate the user's question into Simplified Chinese for searching Chinese news "
+    "articles. Output only the translation."
+)
+
+
+def _one_question(reply: str, fallback: str) -> str:
+    """The first non-empty line of a rewrite/translation, if it is a plausible question."""
+    line = next((ln.strip() for ln in reply.splitlines() if ln.strip()), "")
+    line = re.sub(
+        r"^(改写后的问题|问题|standalone question|translation)\s*[:：]\s*", "", line, flags=re.I
+    )
+    if not line or len(line) > 3 * len(fallback) + 40 or _INSTRUCTION.search(line):
+        return fallback
+    return line
+
+
 # Instructions planted in a document are not passed on to the model as if they were content.
 _INSTRUCTION = re.compile(
     r"(忽略|无视|忘记|忘掉|不要理会)(以上|上述|之前|前面|所有|全部|一切|的)*(规则|指令|指示|要求|提示)"
@@ -109,6 +133,34 @@ class LLMAnswerer:
         reply = "".join(self.stream(question, contexts, lang))
         logger.info("LLM reply: %s", reply[:200].replace("\n", " "))
         return to_draft(reply, contexts, lang, question)
+
+    def rewrite(self, question: str, history: Sequence[str]) -> str:
+        """The follow-up as a standalone question, written by the model from earlier questions.
+
+        Falls back to the question as asked when the reply is empty or implausible.
+        """
+        lang = q.language(question)
+        earlier = "\n".join(f"- {h}" for h in history[-3:])
+        messages = [
+            {"role": "system", "content": REWRITE_PROMPT[lang]},
+            {"role": "user", "content": f"{earlier}\n\n{question}"},
+        ]
+        return _one_question(self._ask(messages), fallback=question)
+
+    def translate(self, question: str) -> str:
+        """The question in Chinese, for searching Chinese articles (the question if it fails)."""
+        messages = [
+            {"role": "system", "content": TRANSLATE_PROMPT},
+            {"role": "user", "content": question},
+        ]
+        return _one_question(self._ask(messages), fallback=question)
+
+    def _ask(self, messages: list[dict[str, str]]) -> str:
+        saved, self.max_tokens = self.max_tokens, min(self.max_tokens, 80)
+        try:
+            return "".join(self._complete(messages))
+        finally:
+            self.max_tokens = saved
 
     def stream(
         self, question: str, contexts: Sequence[Context], lang: str | None = None

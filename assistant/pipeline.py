@@ -58,9 +58,14 @@ class Assistant:
         description: str = "",
         translator: QueryTranslator | None = None,
         snapshot: Callable[[], AbstractContextManager[None]] = nullcontext,
+        rewriter: Callable[[str, list[str]], str] | None = None,
+        query_translator: Callable[[str], str] | None = None,
     ) -> None:
         self.translator = translator
         self.snapshot = snapshot
+        # With an LLM configured: it rewrites follow-ups and translates English questions.
+        self.rewriter = rewriter
+        self.query_translator = query_translator
         self.retriever = retriever
         self.answerer = answerer
         self.max_question_chars = max_question_chars
@@ -99,7 +104,10 @@ class Assistant:
     def _prepare(self, state: dict[str, Any]) -> dict[str, Any]:
         text = q.clean_question(state["question"], self.max_question_chars)
         history = [h for h in state["history"] if isinstance(h, str) and h.strip()]
-        standalone = q.rewrite_followup(text, history)
+        if history and self.rewriter is not None:
+            standalone = self.rewriter(text, history)
+        else:
+            standalone = q.rewrite_followup(text, history)
         lang = q.language(text)
         # "几个子公司？资产总额是多少？" is two questions: each is retrieved and answered alone.
         parts = q.split_questions(standalone)
@@ -118,7 +126,10 @@ class Assistant:
             return text
         if lang == "en":
             # BM25 over Chinese articles needs Chinese words; keep the English for the dense side.
-            return f"{self.translator.to_chinese(text)} {text}"
+            chinese = self.translator.to_chinese(text)
+            if self.query_translator is not None:
+                chinese = f"{self.query_translator(text)} {chinese}"
+            return f"{chinese} {text}"
         return f"{text} {self.translator.expand_chinese(text)}".strip()
 
     def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
