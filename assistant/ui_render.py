@@ -20,7 +20,6 @@ from assistant.schema import Answer, Citation, Context
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 # A streaming piece: text up to a clause end, with the [n] markers that follow it.
 _PIECE = re.compile(r"[^，。；！？,;!?\n]*(?:[，。；！？,;!?\n]+|$)(?:\[\d{1,3}\])*")
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
 
 REFUSAL_BADGE = "未找到依据 · No supported answer"
 SOURCES_LABEL = "来源 · Sources"
@@ -186,51 +185,18 @@ def stream_prefixes(text: str) -> list[str]:
 # --- Markdown briefing -----------------------------------------------------------------------
 
 
-def md_text(text: str) -> str:
-    """Text with Markdown and HTML syntax escaped, so the briefing shows it literally."""
-    return _MD_SPECIAL.sub(r"\\\1", text)
-
-
-def md_answer_text(text: str) -> str:
-    """Answer text escaped for Markdown, keeping its [n] markers readable."""
-    return re.sub(r"\\\[(\d{1,3})\\\]", r"[\1]", md_text(text))
-
-
-def reference_lines(answer: Answer) -> list[str]:
-    """The numbered references of an answer: title, where in the article, and the quote."""
-    by_id = {c.chunk_id: c for c in answer.contexts}
-    lines = []
-    for c in answer.citations:
-        title = c.title or c.source
-        where = position_label(c, by_id.get(c.chunk_id))
-        lines.append(f"- \\[{c.n}\\] **{md_text(title)}** ({md_text(where)}): “{md_text(c.quote)}”")
-    return lines
-
-
-def turn_markdown(turn: Turn, number: int) -> str:
-    """One question and its answer with references, as a Markdown section."""
-    lines = [f"## {number}. {md_text(turn.question)}", ""]
-    if turn.answer is None:
-        lines.append(f"*Error:* {md_text(turn.error)}")
-    elif turn.answer.refused:
-        lines.append(f"> {md_text(turn.answer.answer)} ({REFUSAL_BADGE})")
-    else:
-        lines += [md_answer_text(turn.answer.answer), "", "**参考来源 · References**", ""]
-        lines += reference_lines(turn.answer)
-    return "\n".join(lines) + "\n"
-
-
 def briefing_markdown(
     turns: Sequence[Turn], description: str, exported_at: datetime | None = None
 ) -> str:
-    """A Markdown briefing of the given turns (a whole conversation, or a single answer)."""
-    when = (exported_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
-    head = ["# 青岛开发区改革问答 · Briefing", "", f"- 导出时间 Exported: {when}"]
-    if description:
-        head.append(f"- {md_text(description)}")
-    head += ["- 每个 [n] 对应下方引用的原文 · every [n] refers to the quoted source below", ""]
-    sections = [turn_markdown(t, i) for i, t in enumerate(turns, start=1)]
-    return "\n".join(head) + "\n" + "\n".join(sections)
+    """A Markdown briefing of the given turns (a whole conversation, or a single answer),
+    in the same format as `zone-assistant brief`."""
+    from assistant.briefing import briefing_markdown as document
+
+    answers = [
+        t.answer or Answer(question=t.question, answer=f"Error: {t.error}", refused=True)
+        for t in turns
+    ]
+    return document(answers, description, exported_at or datetime.now(UTC))
 
 
 def answer_record(turn: Turn) -> dict[str, Any]:

@@ -98,16 +98,20 @@ def test_stream_prefixes_grow_clause_by_clause():
 
 def test_briefing_markdown_has_answer_and_references():
     turn = Turn("项目*多少*个？", answer=evil_answer(), turn_id="t")
-    md = briefing_markdown([turn], "answerer: extractive", datetime(2025, 1, 2, 3, 4, tzinfo=UTC))
+    error = Turn("坏问题", error="the question is empty", turn_id="u")
+    md = briefing_markdown(
+        [turn, error], "answerer: extractive", datetime(2025, 1, 2, 3, 4, tzinfo=UTC)
+    )
     assert md == (
         "# 青岛开发区改革问答 · Briefing\n\n"
-        "- 导出时间 Exported: 2025-01-02 03:04 UTC\n"
-        "- answerer: extractive\n"
-        "- 每个 [n] 对应下方引用的原文 · every [n] refers to the quoted source below\n\n"
-        "## 1. 项目\\*多少\\*个？\n\n"
+        "- 2025-01-02 03:04 UTC\n"
+        "- answerer: extractive\n\n"
+        "## 1. 问\\<b\\>题\\</b\\>？\n\n"
         "\\<script\\>alert(1)\\</script\\>项目42个。[1]另有[7]\n\n"
-        "**参考来源 · References**\n\n"
-        "- \\[1\\] **\\<img src=x onerror=alert(2)\\>** (evil.md · 第3段 (para 3) · 字符 chars 12–43): "
+        "## 2. 坏问题\n\n"
+        "> Error: the question is empty\n\n"
+        "## References\n\n"
+        "1. **\\<img src=x onerror=alert(2)\\>** (evil.md, characters 12–43): "
         "“\\<script\\>alert(1)\\</script\\>项目42个。”\n"
     )
 
@@ -275,11 +279,12 @@ def test_export_conversation_and_last_answer(chat):
     assert conversation.parent == last.parent == chat.export_dir / "session1"
     whole = conversation.read_text(encoding="utf-8")
     assert "## 1. 集团资产总额是多少？" in whole and "## 2. 森林公园新增步道多少公里？" in whole
-    assert "- \\[1\\] **海港新区发布年度报告** (harbor.txt · 第4段" in whole
+    assert "\n## References\n\n1. **海港新区发布年度报告** (harbor.txt, characters " in whole
     assert "“集团资产总额从10亿元增长到150亿元。”" in whole
+    assert "\n2. **森林公园改造完成** (forest.md, characters " in whole
     one = last.read_text(encoding="utf-8")
     assert "## 1. 森林公园新增步道多少公里？" in one and "集团资产" not in one
-    assert "- \\[1\\] **森林公园改造完成** (forest.md · 第1段" in one
+    assert "\n## References\n\n1. **森林公园改造完成** (forest.md, characters " in one
 
 
 @pytest.mark.integration
