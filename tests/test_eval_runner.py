@@ -227,14 +227,6 @@ THRESHOLDS = [
     Threshold("false_refusal", "max", 0.05),
     Threshold("hit@3", "min", 0.95),
 ]
-# The shipped CI gate: floors at the levels the assistant reaches today.
-GATE = [
-    Threshold("fact_accuracy", "min", 0.70),
-    Threshold("citation_support", "min", 0.85),
-    Threshold("negative_rejection", "min", 0.75),
-    Threshold("false_refusal", "max", 0.15),
-    Threshold("hit@3", "min", 0.85),
-]
 # Targets of the hand-made reports: met, not yet met (min and max), and not applicable.
 TARGETS = [
     Threshold("citation_support", "min", 0.95),
