@@ -1,174 +1,215 @@
-"""Jieba-segmented BM25 (bm25s): the lexical half of hybrid retrieval, persisted beside Chroma."""
+"""Jieba-segmented BM25 (bm25s): the lexical half of hybrid retrieval, saved beside Chroma.
+
+The index is saved with bm25s's own format (memory-mapped on load) in a folder named after the
+fingerprint of the committed documents, so any process finds the index that matches what it
+reads from Chroma without segmenting the corpus again; a missing, stale or unreadable one is
+rebuilt.
+"""
 
 from __future__ import annotations
 
-import gzip
+import bisect
 import json
 import logging
 import math
 import os
-import re
+import shutil
 import threading
-import unicodedata
-from collections import Counter
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
+from ingest.text.tokens import tokenize
+from ingest.text.width import fold
+
 logger = logging.getLogger(__name__)
 
-_FORMAT = 2
-_TOKEN_OK = re.compile(r"[0-9a-z\u3400-\u4dbf\u4e00-\u9fff]")
-# Function words and question words that say nothing about which passage answers a question.
-STOPWORDS = frozenset(
-    "的 了 是 在 和 与 及 等 也 都 而 又 或 并 对 为 以 于 把 被 将 从 向 由 其 之 这 那 该 此 "
-    "个 吗 呢 吧 啊 么 有 有没有 没有 什么 哪些 哪个 哪 多少 几 几个 如何 怎么 怎样 为什么 "
-    "何时 什么时候 哪年 哪一年 谁 是否 请问 请 一下 关于 上 中 下 里 方面 情况 主要 进行 "
-    "哪家 哪里 哪儿 一共 总共 哪几 哪几个 哪几种 几种 几本 几项 几条 时候 是从 哪位 哪一 哪种 "
-    "多长 什么样 怎么样 为何 是不是 能否 可以 文章 文中 报道 提到 内容 具体 分别 到底 目前 "
-    "the a an of to in on for and or is are was were be by with what which who when how many "
-    "much does do did it its this that as at from".split()
-)
-_jieba_lock = threading.Lock()
-_jieba_ready = False
+FORMAT = 3
+_META = "meta.json"
+_TEXTS = "texts.txt"
+_SEP = "\x00"  # between folded texts in texts.txt: no term contains it
+_EMPTY = "\x00"  # bm25s cannot index an empty token list; a placeholder keeps positions aligned
+_TERM_CACHE = 4096
 
-
-def _jieba() -> Any:
-    global _jieba_ready
-    import jieba
-
-    with _jieba_lock:
-        if not _jieba_ready:
-            jieba.setLogLevel(logging.WARNING)
-            jieba.initialize()
-            _jieba_ready = True
-    return jieba
-
-
-def question_terms(text: str) -> list[tuple[str, str]]:
-    """The content words of a question (jieba precise mode, no overlaps) with their noun kind.
-
-    The kind is 'specific' (a name, or a compound noun of 3+ characters such as 注册资本),
-    'generic' (a short common noun such as 规模) or '' (not a noun).
-    """
-    import jieba.posseg
-
-    _jieba()
-    text = unicodedata.normalize("NFKC", text).lower()
-    out: dict[str, str] = {}
-    for pair in jieba.posseg.lcut(text):
-        word = pair.word.strip()
-        if word and _TOKEN_OK.search(word) and word not in STOPWORDS:
-            out[word] = out.get(word, "") or _noun_kind(word, pair.flag)
-    return [(w, kind) for w, kind in out.items()]
-
-
-def _noun_kind(word: str, flag: str) -> str:
-    """'' for non-nouns, 'specific' for names and compounds of 3+ characters, else 'generic'."""
-    if not flag.startswith(("n", "vn", "j", "eng")):
-        return ""
-    if flag in ("nr", "ns", "nt", "nz", "nrt", "nrfg") or len(word) >= 3:
-        return "specific"
-    return "generic"
-
-
-def tokenize(text: str) -> list[str]:
-    """Segment with jieba (search mode: compounds also yield their parts); drop stopwords."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    tokens = _jieba().lcut_for_search(text)
-    return [
-        t for t in (t.strip() for t in tokens) if t and _TOKEN_OK.search(t) and t not in STOPWORDS
-    ]
+Rows = Callable[[], tuple[list[str], list[str]]]
 
 
 class LexicalIndex:
-    """BM25 over chunk token lists, plus document frequencies for sentence scoring."""
+    """BM25 over chunk tokens, plus how many chunks contain a term (for sentence scoring)."""
 
-    def __init__(
-        self,
-        ids: Sequence[str],
-        tokens: Sequence[list[str]],
-        fingerprint: str,
-        texts: Sequence[str] = (),
-    ) -> None:
-        import bm25s
-
-        logging.getLogger("bm25s").setLevel(logging.WARNING)
+    def __init__(self, bm25: Any, ids: Sequence[str], folded: str, fingerprint: str) -> None:
+        self._bm25 = bm25
         self.ids = list(ids)
-        self.tokens = [list(t) for t in tokens]
-        self.texts = [unicodedata.normalize("NFKC", t).lower() for t in texts]
         self.fingerprint = fingerprint
-        self._substring_df: dict[str, int] = {}
-        self.doc_freq: Counter[str] = Counter()
-        for toks in self.tokens:
-            self.doc_freq.update(set(toks))
-        self._bm25 = bm25s.BM25()
-        if self.ids:
-            # bm25s cannot index an empty token list; a placeholder keeps positions aligned.
-            self._bm25.index([t or ["\x00"] for t in self.tokens], show_progress=False)
+        self._folded = folded
+        # Where each chunk's folded text starts in `_folded` (texts joined by _SEP).
+        self._starts: list[int] = []
+        position = 0
+        for length in (len(t) for t in folded.split(_SEP)) if ids else ():
+            self._starts.append(position)
+            position += length + 1
+        self.substring_df = lru_cache(maxsize=_TERM_CACHE)(self._substring_df)
 
     @classmethod
     def build(cls, ids: Sequence[str], texts: Sequence[str], fingerprint: str) -> LexicalIndex:
         """Segment the texts and index them."""
-        return cls(ids, [tokenize(t) for t in texts], fingerprint, texts)
+        import bm25s
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
+        bm25 = bm25s.BM25()
+        if ids:
+            bm25.index([tokenize(t) or [_EMPTY] for t in texts], show_progress=False)
+        return cls(bm25, ids, _SEP.join(fold(t).replace(_SEP, " ") for t in texts), fingerprint)
 
     def __len__(self) -> int:
         return len(self.ids)
 
-    def idf(self, token: str) -> float:
-        """Smoothed inverse document frequency (unknown tokens get the highest value)."""
-        n = max(len(self.ids), 1)
-        return math.log(
-            1 + (n - self.doc_freq.get(token, 0) + 0.5) / (self.doc_freq.get(token, 0) + 0.5)
-        )
+    @cached_property
+    def vocabulary(self) -> frozenset[str]:
+        """Every token of the indexed chunks (the same object while the index is unchanged)."""
+        vocab = getattr(self._bm25, "vocab_dict", None) or {}
+        return frozenset(t for t in vocab if t and t != _EMPTY)
 
-    def substring_df(self, term: str) -> int:
+    def _substring_df(self, term: str) -> int:
         """How many chunks contain the term as a substring: independent of how jieba segments."""
-        term = unicodedata.normalize("NFKC", term).lower()
-        if term not in self._substring_df:
-            self._substring_df[term] = sum(1 for t in self.texts if term in t)
-        return self._substring_df[term]
+        term = fold(term)
+        if not term or _SEP in term or not self.ids:
+            return 0
+        count, at = 0, self._folded.find(term)
+        while at >= 0:
+            chunk = bisect.bisect_right(self._starts, at) - 1
+            count += 1
+            if chunk + 1 >= len(self._starts):
+                break
+            at = self._folded.find(term, self._starts[chunk + 1])
+        return count
 
     def term_idf(self, term: str) -> float:
         """Smoothed IDF from substring document frequency (0 for terms in every chunk)."""
+        return self._idf(self.substring_df(term))
+
+    @property
+    def max_idf(self) -> float:
+        """The IDF of a term no chunk contains."""
+        return self._idf(0)
+
+    def _idf(self, df: int) -> float:
         n = max(len(self.ids), 1)
-        df = self.substring_df(term)
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def search(self, query_tokens: Sequence[str], k: int) -> list[tuple[str, float]]:
         """Top-k (chunk id, BM25 score) for the tokens; chunks sharing no token are left out."""
-        known = [t for t in query_tokens if t in self._bm25.vocab_dict] if self.ids else []
+        vocab = getattr(self._bm25, "vocab_dict", None) or {}
+        known = [t for t in query_tokens if t in vocab] if self.ids else []
         if not known:
             return []
         scores = self._bm25.get_scores(known)
         order = sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))[:k]
         return [(self.ids[i], float(scores[i])) for i in order if scores[i] > 0]
 
-    def save(self, folder: Path) -> None:
-        """Write atomically (temp file + rename) so a killed process never leaves half a file."""
+    # --- persistence ---------------------------------------------------------------------------
+
+    def save(self, folder: Path) -> Path:
+        """Save under folder/<fingerprint>: written to a temp folder, then renamed into place."""
         folder.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "format": _FORMAT,
-            "fingerprint": self.fingerprint,
-            "ids": self.ids,
-            "tokens": self.tokens,
-        }
-        tmp = folder / f"lexical.json.gz.{os.getpid()}.tmp"
-        with gzip.open(tmp, "wt", encoding="utf-8") as fh:
-            json.dump(payload, fh, ensure_ascii=False)
-        os.replace(tmp, folder / "lexical.json.gz")
+        final = folder / self.fingerprint
+        tmp = folder / f".tmp-{self.fingerprint}-{os.getpid()}-{threading.get_ident()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        try:
+            if self.ids:
+                self._bm25.save(str(tmp), show_progress=False)
+            (tmp / _TEXTS).write_text(self._folded, encoding="utf-8")
+            meta = {"format": FORMAT, "fingerprint": self.fingerprint, "ids": self.ids}
+            (tmp / _META).write_text(json.dumps(meta), encoding="utf-8")
+            try:
+                os.rename(tmp, final)
+            except OSError:  # another process saved the same state first: keep theirs
+                if not (final / _META).is_file():
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return final
 
     @classmethod
-    def load(cls, folder: Path) -> LexicalIndex | None:
-        """Read a saved index, or None when missing or unreadable."""
-        path = folder / "lexical.json.gz"
+    def load(cls, folder: Path, fingerprint: str) -> LexicalIndex | None:
+        """The saved index of this fingerprint (arrays memory-mapped), or None if there is none.
+
+        Raises ValueError or OSError when the saved files are unreadable or inconsistent.
+        """
+        path = folder / fingerprint
+        if not (path / _META).is_file():
+            return None
+        import bm25s
+
+        meta = json.loads((path / _META).read_text(encoding="utf-8"))
+        if meta.get("format") != FORMAT or meta.get("fingerprint") != fingerprint:
+            raise ValueError("saved lexical index has another format or fingerprint")
+        ids = [str(i) for i in meta["ids"]]
+        folded = (path / _TEXTS).read_text(encoding="utf-8")
+        bm25 = bm25s.BM25()
+        if ids:
+            logging.getLogger("bm25s").setLevel(logging.WARNING)
+            bm25 = bm25s.BM25.load(str(path), mmap=True, show_progress=False)
+            if int(bm25.scores["num_docs"]) != len(ids) or folded.count(_SEP) != len(ids) - 1:
+                raise ValueError("saved lexical index does not match its chunk list")
+        return cls(bm25, ids, folded, fingerprint)
+
+
+class LexicalStore:
+    """Keeps the lexical index in step with the committed documents: in memory, on disk, or
+    rebuilt from the chunk texts; old saved states are removed after a rebuild."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._current: LexicalIndex | None = None
+        self._lock = threading.Lock()
+
+    def get(self, fingerprint: str, rows: Rows) -> LexicalIndex:
+        """The index for this fingerprint; `rows` gives (ids, texts) when it must be rebuilt."""
+        with self._lock:
+            if self._current is not None and self._current.fingerprint == fingerprint:
+                return self._current
+            index = self._load(fingerprint) or self._rebuild(fingerprint, rows)
+            self._current = index
+            return index
+
+    def _load(self, fingerprint: str) -> LexicalIndex | None:
         try:
-            with gzip.open(path, "rt", encoding="utf-8") as fh:
-                payload = json.load(fh)
-        except (OSError, ValueError, EOFError):
+            return LexicalIndex.load(self.folder, fingerprint)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            logger.warning("saved lexical index is unreadable (%s); rebuilding it", exc)
+            shutil.rmtree(self.folder / fingerprint, ignore_errors=True)
             return None
-        if payload.get("format") != _FORMAT or not {"ids", "tokens", "texts", "fingerprint"} <= set(
-            payload
-        ):
-            return None
-        return cls(payload["ids"], payload["tokens"], payload["fingerprint"], payload["texts"])
+
+    def _rebuild(self, fingerprint: str, rows: Rows) -> LexicalIndex:
+        started = time.perf_counter()
+        ids, texts = rows()
+        index = LexicalIndex.build(ids, texts, fingerprint)
+        try:
+            index.save(self.folder)
+            self._remove_others(fingerprint)
+        except OSError as exc:  # a read-only data folder still answers, from memory
+            logger.warning("cannot save the lexical index in %s: %s", self.folder, exc)
+        logger.info(
+            "rebuilt lexical index: %d chunks in %.2fs", len(ids), time.perf_counter() - started
+        )
+        return index
+
+    def _remove_others(self, keep: str) -> None:
+        """Delete saved states of other fingerprints (a process that mapped one keeps its copy)."""
+        for path in self.folder.iterdir():
+            if path.name == keep or path.name.startswith(".tmp-"):
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+    def reset(self) -> None:
+        """Forget the index in memory and on disk."""
+        with self._lock:
+            self._current = None
+            shutil.rmtree(self.folder, ignore_errors=True)

@@ -12,6 +12,8 @@ import yaml
 logger = logging.getLogger(__name__)
 
 SUPPORTED_EXTENSIONS = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
+# A knowledge folder describes itself in this file (see assistant.profile); it is not an article.
+PROFILE_FILE = "profile.toml"
 
 
 class LoadError(Exception):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ingest.text.width import clean_line, join_lines
+
 # Each role is kept in chunk metadata; only body and caption paragraphs become chunks.
 ROLES = ("title", "subtitle", "body", "caption", "byline")
 
@@ -15,12 +17,6 @@ _BYLINE = re.compile(
     r"^(?P<body>.*[。！？；…”’」』）)])\s*[（(](?P<name>[\u4e00-\u9fff·]{2,8})[）)]$"
 )
 _BYLINE_ALONE = re.compile(r"^[（(](?P<name>[\u4e00-\u9fff·]{2,8})[）)]$")
-_CJK = (
-    r"\u2e80-\u2fff\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
-    r"\u2014\u2026\u201c\u201d\u2018\u2019\u25b2"
-)
-_SPACE_NEAR_CJK = re.compile(rf"(?<=[{_CJK}])\s+|\s+(?=[{_CJK}])")
-_SPACES = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -69,23 +65,6 @@ def normalize(raw: str, title: str | None = None, subtitle: str | None = None) -
         subtitle=subtitle or found_subtitle,
         author=author,
     )
-
-
-def join_lines(left: str, right: str) -> str:
-    """Join two layout lines: no space between CJK characters or digits, one between Latin words."""
-    if not left:
-        return right
-    a, b = left[-1], right[:1]
-    if b and b.isascii() and b.isalpha() and a.isascii() and (a.isalnum() or a in ",.;:!?)\"'"):
-        return left + " " + right
-    return left + right
-
-
-def clean_line(line: str) -> str:
-    """Strip layout whitespace; drop spaces next to CJK text, collapse the rest to one space."""
-    line = line.strip(" \t\u3000\xa0")
-    line = _SPACE_NEAR_CJK.sub("", line)
-    return _SPACES.sub(" ", line)
 
 
 def _paragraphs(raw: str, title: str | None) -> list[tuple[str, int, str, str | None]]:

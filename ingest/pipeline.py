@@ -12,9 +12,10 @@ from pathlib import Path
 from langchain_core.embeddings import Embeddings
 
 from ingest.chunk import Chunk, chunk_document
-from ingest.index import DocumentRecord, KnowledgeIndex, retrieval_text
-from ingest.load import LoadError, load_file
+from ingest.index import KnowledgeIndex
+from ingest.load import PROFILE_FILE, LoadedFile, LoadError, load_file
 from ingest.normalize import normalize
+from ingest.store import DocumentRecord, retrieval_text
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,18 @@ class IngestSummary:
 
 
 @dataclass(frozen=True)
+class IngestOptions:
+    """How files become chunks: the knowledge folder, chunking, size limit, files to skip."""
+
+    knowledge_dir: Path
+    chunk_size: int
+    chunk_overlap: int
+    max_bytes: int
+    exclude: tuple[Path, ...] = ()
+    window: int = 512  # texts per embedding call
+
+
+@dataclass(frozen=True)
 class _Pending:
     record: DocumentRecord
     chunks: list[Chunk]
@@ -76,19 +89,27 @@ def source_name(path: Path, knowledge_dir: Path) -> str:
         return resolved.as_posix()
 
 
-def discover(paths: Sequence[Path]) -> tuple[list[Path], list[FileOutcome], list[Path]]:
-    """Expand folders into files; return (files, failures for missing paths, scanned folders)."""
+def discover(
+    paths: Sequence[Path], exclude: Sequence[Path] = ()
+) -> tuple[list[Path], list[FileOutcome], list[Path]]:
+    """Expand folders into files; return (files, failures for missing paths, scanned folders).
+
+    Hidden files, each folder's profile and the `exclude` paths are left out.
+    """
+    skipped = {p.resolve() for p in exclude}
     files: list[Path] = []
     failures: list[FileOutcome] = []
     folders: list[Path] = []
     for path in paths:
         if path.is_dir():
             folders.append(path)
+            skipped.add((path / PROFILE_FILE).resolve())
             files.extend(
                 p
                 for p in sorted(path.rglob("*"))
                 if p.is_file()
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                and p.resolve() not in skipped
             )
         elif path.exists():
             files.append(path)
@@ -101,73 +122,85 @@ def ingest_paths(
     index: KnowledgeIndex,
     embeddings: Embeddings,
     paths: Sequence[Path],
-    knowledge_dir: Path,
-    chunk_size: int,
-    chunk_overlap: int,
-    max_bytes: int,
+    options: IngestOptions,
     rebuild: bool = False,
-    window: int = 512,
     progress: Progress | None = None,
 ) -> IngestSummary:
     """Bring the index in line with the given files and folders; see the module docstring."""
     started = time.perf_counter()
     summary = IngestSummary()
+    store = index.store
     if rebuild:
         index.reset()
-    elif index.recorded_build() is not None:
-        index.check_compatible(require_documents=False)
-    files, failures, folders = discover(paths)
+    elif store.recorded_build() is not None:
+        store.check_compatible(require_documents=False)
+    files, failures, folders = discover(paths, options.exclude)
     summary.outcomes.extend(failures)
-    manifest = index.documents()
-    seen_content: dict[str, str] = {}
-    pending: list[_Pending] = []
-    present: set[str] = set()
-    for path in files:
-        source = source_name(path, knowledge_dir)
-        present.add(source)
-        try:
-            loaded = load_file(path, max_bytes)
-        except LoadError as exc:
-            summary.outcomes.append(FileOutcome(source, "failed", reason=str(exc)))
-            continue
-        twin = seen_content.get(loaded.raw_hash)
-        if twin is not None:
-            summary.outcomes.append(FileOutcome(source, "failed", reason=f"same content as {twin}"))
-            continue
-        seen_content[loaded.raw_hash] = source
-        known = manifest.get(source)
-        if known is not None and known.content_hash == loaded.raw_hash:
-            summary.outcomes.append(FileOutcome(source, "unchanged", chunks=known.chunks))
-            continue
-        doc = normalize(loaded.text, loaded.metadata.get("title"), loaded.metadata.get("subtitle"))
-        chunks = chunk_document(doc, source, chunk_size, chunk_overlap)
-        if not chunks:
-            summary.outcomes.append(FileOutcome(source, "failed", reason="no sentences found"))
-            continue
-        record = DocumentRecord(
-            source=source,
-            doc_hash=hashlib.sha1(f"{source}\x00{loaded.raw_hash}".encode()).hexdigest()[:20],
-            content_hash=loaded.raw_hash,
-            title=doc.title or path.stem,
-            chunks=len(chunks),
-            ingested_at=time.time(),
-        )
-        pending.append(_Pending(record, chunks, "updated" if known else "added"))
-
-    summary.chunks_written = _embed_and_write(index, embeddings, pending, window, progress)
+    manifest = store.documents()
+    pending, outcomes = _plan(files, manifest, options)
+    summary.outcomes.extend(outcomes)
+    summary.chunks_written = _embed_and_write(index, embeddings, pending, options.window, progress)
     summary.outcomes.extend(FileOutcome(p.record.source, p.status, len(p.chunks)) for p in pending)
-
+    present = {source_name(path, options.knowledge_dir) for path in files}
     for source in sorted(manifest):
-        if source not in present and _under(source, knowledge_dir, folders):
-            index.remove_document(source)
+        if source not in present and _under(source, options.knowledge_dir, folders):
+            store.remove_document(source)
             summary.outcomes.append(FileOutcome(source, "removed"))
-    removed_orphans = index.collect_garbage()
+    removed_orphans = store.collect_garbage()
     if removed_orphans:
         logger.info("deleted %d chunks left by an interrupted ingest", removed_orphans)
-    if index.recorded_build() is not None:
+    if store.recorded_build() is not None:
         index.lexical()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _plan(
+    files: Sequence[Path], manifest: dict[str, DocumentRecord], options: IngestOptions
+) -> tuple[list[_Pending], list[FileOutcome]]:
+    """Load, normalise and chunk each new or changed file; the rest end as outcomes."""
+    seen_content: dict[str, str] = {}
+    pending: list[_Pending] = []
+    outcomes: list[FileOutcome] = []
+    for path in files:
+        source = source_name(path, options.knowledge_dir)
+        try:
+            loaded = load_file(path, options.max_bytes)
+        except LoadError as exc:
+            outcomes.append(FileOutcome(source, "failed", reason=str(exc)))
+            continue
+        twin = seen_content.setdefault(loaded.raw_hash, source)
+        known = manifest.get(source)
+        if twin != source:
+            outcomes.append(FileOutcome(source, "failed", reason=f"same content as {twin}"))
+        elif known is not None and known.content_hash == loaded.raw_hash:
+            outcomes.append(FileOutcome(source, "unchanged", chunks=known.chunks))
+        else:
+            item = _chunked(path, source, loaded, options)
+            if item is None:
+                outcomes.append(FileOutcome(source, "failed", reason="no sentences found"))
+            else:
+                pending.append(_Pending(item[0], item[1], "updated" if known else "added"))
+    return pending, outcomes
+
+
+def _chunked(
+    path: Path, source: str, loaded: LoadedFile, options: IngestOptions
+) -> tuple[DocumentRecord, list[Chunk]] | None:
+    """The document record and chunks of a loaded file, None when it has no sentences."""
+    doc = normalize(loaded.text, loaded.metadata.get("title"), loaded.metadata.get("subtitle"))
+    chunks = chunk_document(doc, source, options.chunk_size, options.chunk_overlap)
+    if not chunks:
+        return None
+    record = DocumentRecord(
+        source=source,
+        doc_hash=hashlib.sha1(f"{source}\x00{loaded.raw_hash}".encode()).hexdigest()[:20],
+        content_hash=loaded.raw_hash,
+        title=doc.title or path.stem,
+        chunks=len(chunks),
+        ingested_at=time.time(),
+    )
+    return record, chunks
 
 
 def _under(source: str, knowledge_dir: Path, folders: Iterable[Path]) -> bool:
@@ -205,7 +238,7 @@ def _embed_and_write(
                 progress(embedded, total, "embedding")
             while current is not None and len(current.chunks) <= len(buffer):
                 n = len(current.chunks)
-                index.write_document(current.record, current.chunks, buffer[:n])
+                index.store.write_document(current.record, current.chunks, buffer[:n])
                 del buffer[:n]
                 written += n
                 current = next(docs, None)

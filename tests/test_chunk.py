@@ -1,6 +1,7 @@
-from ingest.chunk import chunk_document, pack, split_sentences
+from ingest.chunk import chunk_document, pack
 from ingest.load import load_file
 from ingest.normalize import normalize
+from ingest.text.sentences import split_sentences
 from tests.conftest import ARTICLE
 
 

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
-from assistant.errors import IndexMismatchError
 from assistant.settings import load_settings
-from ingest.index import KnowledgeIndex, open_client
-from ingest.pipeline import ingest_paths
+from ingest.errors import IndexMismatchError
+from ingest.index import KnowledgeIndex
+from ingest.pipeline import IngestOptions, ingest_paths
+from ingest.store import ChunkStore, open_client
 
 EMB = DeterministicFakeEmbedding(size=16)
 BUILD = {"embedding_model": "fake-16", "chunk_size": 200, "chunk_overlap": 1}
@@ -20,28 +21,20 @@ BUILD = {"embedding_model": "fake-16", "chunk_size": 200, "chunk_overlap": 1}
 
 def make_index(data: Path, client: Any = None, build: dict | None = None) -> KnowledgeIndex:
     client = client or open_client(data)
-    return KnowledgeIndex(client, "test", build or BUILD, data / "lexical")
+    return KnowledgeIndex(ChunkStore(client, "test", build or BUILD), data / "lexical")
 
 
 def run(index: KnowledgeIndex, knowledge: Path, paths: list[Path] | None = None, **kw):
-    return ingest_paths(
-        index,
-        EMB,
-        paths or [knowledge],
-        knowledge,
-        chunk_size=200,
-        chunk_overlap=1,
-        max_bytes=100_000,
-        **kw,
-    )
+    options = IngestOptions(knowledge, chunk_size=200, chunk_overlap=1, max_bytes=100_000)
+    return ingest_paths(index, EMB, paths or [knowledge], options, **kw)
 
 
 def state(index: KnowledgeIndex) -> tuple:
     """Everything a query can depend on, minus timestamps."""
     docs = sorted(
-        (d.source, d.doc_hash, d.content_hash, d.chunks) for d in index.documents().values()
+        (d.source, d.doc_hash, d.content_hash, d.chunks) for d in index.store.documents().values()
     )
-    col = index.chunk_collection
+    col = index.store.chunk_collection
     got = (
         col.get(include=["documents", "metadatas"])
         if col is not None
@@ -61,7 +54,7 @@ def test_add_unchanged_change_remove(tmp_path: Path, mini_corpus: Path):
         ("harbor.txt", "added"),
     ]
     assert first.exit_code == 0
-    assert first.chunks_written == sum(d.chunks for d in index.documents().values()) > 0
+    assert first.chunks_written == sum(d.chunks for d in index.store.documents().values()) > 0
     before = state(index)
 
     again = run(index, mini_corpus)
@@ -91,7 +84,7 @@ def test_ingesting_one_file_does_not_remove_the_others(tmp_path: Path, mini_corp
     run(index, mini_corpus)
     summary = run(index, mini_corpus, paths=[mini_corpus / "forest.md"])
     assert [(o.source, o.status) for o in summary.outcomes] == [("forest.md", "unchanged")]
-    assert sorted(index.documents()) == ["forest.md", "harbor.txt"]
+    assert sorted(index.store.documents()) == ["forest.md", "harbor.txt"]
 
 
 def test_bad_inputs_each_get_a_line_and_lose_nothing(tmp_path: Path, mini_corpus: Path):
@@ -138,7 +131,7 @@ def test_other_model_or_chunking_needs_rebuild(tmp_path: Path, mini_corpus: Path
     run(make_index(data, client), mini_corpus)
     other = make_index(data, client, dict(BUILD, embedding_model="other-model"))
     with pytest.raises(IndexMismatchError) as err:
-        other.check_compatible()
+        other.store.check_compatible()
     assert str(err.value) == (
         "the index was built with embedding_model='fake-16' (now 'other-model'); "
         "re-ingest with: zone-assistant ingest --rebuild"
@@ -147,7 +140,7 @@ def test_other_model_or_chunking_needs_rebuild(tmp_path: Path, mini_corpus: Path
         run(other, mini_corpus)
     rebuilt = run(other, mini_corpus, rebuild=True)
     assert [o.status for o in rebuilt.outcomes] == ["added", "added"]
-    other.check_compatible()
+    other.store.check_compatible()
 
 
 class Crash(Exception):
@@ -215,11 +208,11 @@ def test_killed_at_any_write_then_rerun_equals_uninterrupted(tmp_path: Path, min
             run(make_index(data, crashing), mini_corpus)
         # Mid-crash, a query sees whole documents only: every visible chunk is committed.
         index = make_index(data)
-        visible = index.chunk_collection.get(where=index.committed_filter(), include=["metadatas"])
+        visible = index.store.chunk_collection.get(where=index.store.committed_filter(), include=["metadatas"])
         per_doc: dict[str, int] = {}
         for meta in visible["metadatas"]:
             per_doc[meta["source"]] = per_doc.get(meta["source"], 0) + 1
-        assert per_doc == {s: d.chunks for s, d in index.documents().items()}, crash_at
+        assert per_doc == {s: d.chunks for s, d in index.store.documents().items()}, crash_at
         run(index, mini_corpus)
         assert state(index) == reference, f"crash at write {crash_at}"
 
@@ -286,21 +279,23 @@ def test_sigkill_during_real_ingest_then_rerun_equals_clean_run(tmp_path: Path):
         "chunk_overlap": defaults.chunk_overlap,
     }
     clean = KnowledgeIndex(
-        open_client(tmp_path / "clean" / "chroma"), "zone_articles", build, tmp_path / "l1"
+        ChunkStore(open_client(tmp_path / "clean" / "chroma"), "zone_articles", build),
+        tmp_path / "l1",
     )
     rerun = KnowledgeIndex(
-        open_client(tmp_path / "killed" / "chroma"), "zone_articles", build, tmp_path / "l2"
+        ChunkStore(open_client(tmp_path / "killed" / "chroma"), "zone_articles", build),
+        tmp_path / "l2",
     )
-    assert len(clean.documents()) == 40
+    assert len(clean.store.documents()) == 40
     assert state(rerun) == state(clean)
 
 
 def test_pinned_manifest_is_one_snapshot_per_question(tmp_path: Path, mini_corpus: Path):
     index = make_index(tmp_path / "data")
     run(index, mini_corpus, paths=[mini_corpus / "forest.md"])
-    with index.pinned():
-        before = index.documents()
+    with index.store.pinned():
+        before = index.store.documents()
         run(index, mini_corpus)  # harbor.txt is committed meanwhile
-        assert index.documents() == before
-        assert index.committed_filter() == {"doc_hash": {"$in": [before["forest.md"].doc_hash]}}
-    assert sorted(index.documents()) == ["forest.md", "harbor.txt"]
+        assert index.store.documents() == before
+        assert index.store.committed_filter() == {"doc_hash": {"$in": [before["forest.md"].doc_hash]}}
+    assert sorted(index.store.documents()) == ["forest.md", "harbor.txt"]

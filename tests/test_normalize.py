@@ -1,7 +1,8 @@
 import re
 
 from ingest.load import load_file
-from ingest.normalize import clean_line, join_lines, normalize
+from ingest.normalize import normalize
+from ingest.text.width import clean_line, join_lines
 from tests.conftest import ARTICLE
 
 

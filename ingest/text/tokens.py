@@ -1,0 +1,95 @@
+"""Words of Chinese text (jieba): index tokens, a question's content words, character bigrams."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from typing import Any
+
+from ingest.text.width import CJK_RANGES, fold
+
+_TOKEN_OK = re.compile(rf"[0-9a-z{CJK_RANGES}]")
+_RUNS = re.compile(rf"[{CJK_RANGES}0-9]+")
+_ASCII_WORD = re.compile(r"[a-z]{3,}")
+# Function words and question words that say nothing about which passage answers a question.
+STOPWORDS = frozenset(
+    "的 了 是 在 和 与 及 等 也 都 而 又 或 并 对 为 以 于 把 被 将 从 向 由 其 之 这 那 该 此 "
+    "个 吗 呢 吧 啊 么 有 有没有 没有 什么 哪些 哪个 哪 多少 几 几个 如何 怎么 怎样 为什么 "
+    "何时 什么时候 哪年 哪一年 谁 是否 请问 请 一下 关于 上 中 下 里 方面 情况 主要 进行 "
+    "哪家 哪里 哪儿 一共 总共 哪几 哪几个 哪几种 几种 几本 几项 几条 时候 是从 哪位 哪一 哪种 "
+    "多长 什么样 怎么样 为何 是不是 能否 可以 文章 文中 报道 提到 内容 具体 分别 到底 目前 "
+    "the a an of to in on for and or is are was were be by with what which who when how many "
+    "much does do did it its this that as at from".split()
+)
+_NAME_FLAGS = ("nr", "ns", "nt", "nz", "nrt", "nrfg")
+_lock = threading.Lock()
+_ready = False
+
+
+def segmenter() -> Any:
+    """The jieba module, its dictionary loaded once per process (thread-safe)."""
+    global _ready
+    import jieba as _jieba
+
+    with _lock:
+        if not _ready:
+            _jieba.setLogLevel(logging.WARNING)
+            _jieba.initialize()
+            _ready = True
+    return _jieba
+
+
+def _posseg() -> Any:
+    segmenter()
+    import jieba.posseg
+
+    return jieba.posseg
+
+
+def _keep(token: str) -> bool:
+    return bool(token) and _TOKEN_OK.search(token) is not None and token not in STOPWORDS
+
+
+def tokenize(text: str) -> list[str]:
+    """Index tokens: jieba search mode (compounds also yield their parts), stopwords dropped."""
+    tokens = segmenter().lcut_for_search(fold(text))
+    return [t for t in (t.strip() for t in tokens) if _keep(t)]
+
+
+def question_terms(text: str) -> list[tuple[str, str]]:
+    """The content words of a question (jieba precise mode, no overlaps) with their noun kind.
+
+    The kind is 'specific' (a name, or a compound noun of 3+ characters such as 注册资本),
+    'generic' (a short common noun such as 规模) or '' (not a noun).
+    """
+    out: dict[str, str] = {}
+    for pair in _posseg().lcut(fold(text)):
+        word = pair.word.strip()
+        if _keep(word):
+            out[word] = out.get(word, "") or noun_kind(word, pair.flag)
+    return list(out.items())
+
+
+def noun_kind(word: str, flag: str) -> str:
+    """'' for non-nouns, 'specific' for names and compounds of 3+ characters, else 'generic'."""
+    if not flag.startswith(("n", "vn", "j", "eng")):
+        return ""
+    if flag in _NAME_FLAGS or len(word) >= 3:
+        return "specific"
+    return "generic"
+
+
+def tagged(text: str) -> list[tuple[str, str]]:
+    """(word, part-of-speech flag) pairs of jieba precise mode, in order."""
+    return [(p.word, p.flag) for p in _posseg().lcut(text)]
+
+
+def bigrams(text: str) -> set[str]:
+    """The character bigrams of the Chinese (and digit) runs of text."""
+    return {run[i : i + 2] for run in _RUNS.findall(text) for i in range(len(run) - 1)}
+
+
+def ascii_words(text: str) -> set[str]:
+    """The Latin words of three or more letters, lower-cased."""
+    return set(_ASCII_WORD.findall(text.lower()))
