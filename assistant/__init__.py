@@ -1,3 +1,3 @@
-"""Cited answers about the Qingdao Economic and Technological Development Zone reform."""
+"""Cited answers from a knowledge folder of articles (Chinese and English questions)."""
 
 __version__ = "0.1.0"

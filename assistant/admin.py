@@ -29,6 +29,7 @@ MAX_NAME_CHARS = 100
 _UNSAFE = re.compile(r"[^\w\-]+")  # \w is Unicode-aware: Chinese names stay readable
 TABLE_HEADERS = ["source", "title", "chunks", "last ingest"]
 
+# App.ingest: (paths or None for the knowledge folder, progress=...) -> IngestSummary
 Ingest = Callable[..., IngestSummary]
 
 
@@ -69,13 +70,7 @@ class Staged:
 class KnowledgeAdmin:
     """List, upload, delete and re-index the articles of one knowledge folder and index."""
 
-    def __init__(
-        self, settings: Settings, index: KnowledgeIndex, ingest: Ingest | None = None
-    ) -> None:
-        if ingest is None:
-            from assistant.app import run_ingest
-
-            ingest = run_ingest
+    def __init__(self, settings: Settings, index: KnowledgeIndex, ingest: Ingest) -> None:
         self.settings = settings
         self.index = index
         self.ingest = ingest
@@ -84,11 +79,11 @@ class KnowledgeAdmin:
     @property
     def max_bytes(self) -> int:
         """The upload size limit in bytes (settings.max_file_mb)."""
-        return int(self.settings.max_file_mb * 1_000_000)
+        return self.settings.max_file_bytes
 
     def rows(self) -> list[list[Any]]:
         """One row per committed article: source, title, chunks, last ingest time."""
-        docs = self.index.documents()
+        docs = self.index.store.documents()
         return [
             [
                 d.source,
@@ -101,7 +96,7 @@ class KnowledgeAdmin:
 
     def sources(self) -> list[str]:
         """The sources of the committed articles, sorted."""
-        return sorted(self.index.documents())
+        return sorted(self.index.store.documents())
 
     # --- upload ------------------------------------------------------------------------------
 
@@ -123,9 +118,7 @@ class KnowledgeAdmin:
                 except UploadRejectedError as exc:
                     messages.append(f"rejected: {Path(path).name}: {exc}")
             if staged:
-                summary = self.ingest(
-                    self.settings, [s.target for s in staged], index=self.index, progress=progress
-                )
+                summary = self.ingest([s.target for s in staged], progress=progress)
                 messages += self._settle(staged, summary)
             return messages
 
@@ -151,7 +144,7 @@ class KnowledgeAdmin:
         target = folder / name
         if target.parent != folder:
             raise UploadRejectedError("invalid file name")
-        for doc in self.index.documents().values():
+        for doc in self.index.store.documents().values():
             if doc.content_hash == loaded.raw_hash and doc.source != name:
                 raise UploadRejectedError(
                     f"same content as {doc.source}, already in the knowledge base"
@@ -185,9 +178,9 @@ class KnowledgeAdmin:
     def delete(self, source: str) -> str:
         """Remove an article from the index and its file from the knowledge folder."""
         with self._lock:
-            if not source or source not in self.index.documents():
+            if not source or source not in self.index.store.documents():
                 return f"not found: {source or '(nothing selected)'}"
-            self.index.remove_document(source)
+            self.index.store.remove_document(source)
             folder = self.settings.knowledge_dir.resolve()
             path = (folder / source).resolve()
             if path.is_relative_to(folder) and path.is_file():
@@ -202,7 +195,7 @@ class KnowledgeAdmin:
     def reindex(self, progress: Progress | None = None) -> list[str]:
         """Bring the index in line with the knowledge folder (unchanged files are skipped)."""
         with self._lock:
-            summary = self.ingest(self.settings, None, index=self.index, progress=progress)
+            summary = self.ingest(None, progress=progress)
             return summary.lines()
 
 

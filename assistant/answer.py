@@ -4,28 +4,36 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from assistant import question as q
-from assistant.schema import Context
+from assistant.schema import Context, Draft
 from assistant.translate import QueryTranslator
-from ingest.chunk import split_sentences
-from ingest.lexical import LexicalIndex, question_terms
-
-REFUSAL = {"zh": "知识库中没有找到相关信息。", "en": "The sources do not answer this."}
-
-# A lone 一 before a measure word is usually idiom, not a figure (一年来, 一个电话).
-_HAS_NUMBER = re.compile(r"\d|[两二三四五六七八九十百千万亿]+[个家项条本年月亿万]|一[十百千万亿]")
-_HAS_DATE = re.compile(r"\d{4}年|\d{1,2}月|今年|去年|明年|\d{1,2}日")
-_HAS_FREQUENCY = re.compile(
-    r"每[天日周月季年]|每个?(星期|季度|工作日)|\d+次|[一两二三四五六七八九十]次|daily|weekly|monthly"
+from ingest.lexical import LexicalIndex
+from ingest.text.quantities import (
+    dates,
+    english_date,
+    english_figure,
+    figures,
+    has_date,
+    has_figure_in,
+    has_frequency,
+    has_number,
 )
+from ingest.text.sentences import split_sentences
+from ingest.text.tokens import question_terms
+from ingest.text.width import language
+
 # "多少美元" / "几家": the figure must come with the unit asked for (350亿元 answers no 美元).
 _ASKED_UNIT = re.compile(
     r"(?:多少|几)(美元|亿元|万元|元|家|个|项|条|本|名|人|位|次|公里|亩|平方米)"
 )
-_EVIDENCE = {"number": _HAS_NUMBER, "date": _HAS_DATE, "frequency": _HAS_FREQUENCY}
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# What a sentence must state to answer a question of this kind.
+_EVIDENCE: dict[str, Callable[[str], bool]] = {
+    "number": has_number,
+    "date": has_date,
+    "frequency": has_frequency,
+}
 
 
 # A further sentence joins the answer when it covers at least this share of the question's
@@ -34,16 +42,6 @@ _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 # citation support from 0.905 to 0.873 (extra sentences that hold none of the facts).
 EXTRA_MIN_GAIN = 0.2
 EXTRA_MIN_COVERAGE = 0.6
-
-
-@dataclass
-class Draft:
-    """An answer before citation checking: text with [n] markers over `cited` contexts."""
-
-    text: str
-    refused: bool
-    cited: dict[int, Context] = field(default_factory=dict)
-    quotes: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -95,12 +93,12 @@ class ExtractiveAnswerer:
 
     def answer(self, question: str, contexts: Sequence[Context], lang: str | None = None) -> Draft:
         """Compose a short answer of verbatim quotes with [n] markers, or a refusal."""
-        lang = lang or q.language(question)
+        lang = lang or language(question)
         terms = self.terms(question, lang)
         scored = self.rank_sentences(question, terms, contexts)
         kind = q.kind(question)
         if not scored or self._unsupported(question, terms, scored[0], kind):
-            return Draft(REFUSAL[lang], refused=True)
+            return Draft.refusal(lang)
         best = scored[0]
         chosen = [best]
         total = sum(t.weight for t in terms) or 1.0
@@ -147,15 +145,12 @@ class ExtractiveAnswerer:
         if best.coverage < self.threshold or any(t.specific and not t.known for t in terms):
             return True
         if kind in _EVIDENCE:
-            pattern = _EVIDENCE[kind]
             nouns = [t for t in terms if t.known and t.noun]
             focus = max(nouns, key=lambda t: t.weight) if len(nouns) >= 2 else None
-            if not pattern.search(best.text) or (focus and not _has(focus, best.text.lower())):
+            if not _EVIDENCE[kind](best.text) or (focus and not _has(focus, best.text.lower())):
                 return True
             unit = _ASKED_UNIT.search(question) if kind == "number" else None
-            if unit and not re.search(
-                rf"(\d|[两二三四五六七八九十百千万亿])[余多]?[十百千万亿]?{unit[1]}", best.text
-            ):
+            if unit and not has_figure_in(best.text, unit[1]):
                 return True
         return False
 
@@ -167,7 +162,7 @@ class ExtractiveAnswerer:
         count only when they are nouns: an unknown noun is the thing asked about.
         """
         index = self.lexical()
-        unknown_weight = index.term_idf("\x00")
+        unknown_weight = index.max_idf
         if lang == "en" and self.translator is not None:
             groups = sorted(set(self.translator.groups(question)), key=sorted)
             return [
@@ -200,7 +195,7 @@ class ExtractiveAnswerer:
                 coverage = sum(t.weight for t in terms if t.known and _has(t, lowered)) / total
                 bonus = 0.1 / (1 + rank)
                 if kind in _EVIDENCE:
-                    bonus += 0.15 if _EVIDENCE[kind].search(text) else -0.15
+                    bonus += 0.15 if _EVIDENCE[kind](text) else -0.15
                 elif kind == "list":
                     bonus += 0.1 if text.count("、") >= 2 else 0.0
                 out.append(Scored(coverage + bonus, coverage, rank, start, end, text))
@@ -217,44 +212,16 @@ def _has(term: Term, lowered_text: str) -> bool:
     return any(w in lowered_text for w in term.words)
 
 
-_MONTHS = "January February March April May June July August September October November December"
-_DATE = re.compile(r"(\d{4})年(?:(\d{1,2})月(?:份)?)?")
-_QUANTITY = re.compile(
-    r"(?P<pre>近|超过|超|约|逾)?(?P<num>\d+(?:\.\d+)?)(?P<approx>余|多)?(?P<mult>万|亿)?"
-    r"(?P<unit>元|家|个|项|条|本|公里|棵|%)?"
-)
-_UNITS = {"元": " yuan", "公里": " km", "%": "%"}
-
-
-def english_figure(match: re.Match[str]) -> str:
-    """'350余亿元' → 'more than 35 billion yuan'; '2020年11月' is handled by the date pattern."""
-    value = float(match["num"]) * {"万": 1e4, "亿": 1e8, None: 1.0}[match["mult"]]
-    if value >= 1e9:
-        amount = f"{value / 1e9:g} billion"
-    elif value >= 1e6:
-        amount = f"{value / 1e6:g} million"
-    else:
-        amount = f"{value:,.0f}" if value == int(value) else f"{value:g}"
-    lead = {"近": "nearly ", "超": "over ", "超过": "over ", "约": "about ", "逾": "over "}.get(
-        match["pre"] or "", ""
-    )
-    if match["approx"]:
-        lead = "more than "
-    return f"{lead}{amount}{_UNITS.get(match['unit'] or '', '')}"
-
-
 def english_figures(text: str) -> list[str]:
     """The dates and figures of a Chinese sentence, said in English with the original beside."""
     out: list[str] = []
     taken: list[tuple[int, int]] = []
-    for m in _DATE.finditer(text):
-        month = f"{_MONTHS.split()[int(m[2]) - 1]} " if m[2] and 1 <= int(m[2]) <= 12 else ""
-        out.append(f"{month}{m[1]} ({m[0]})")
-        taken.append(m.span())
-    for m in _QUANTITY.finditer(text):
-        if any(a <= m.start() < b for a, b in taken) or not (m["unit"] or m["mult"] or m["approx"]):
-            continue
-        out.append(f"{english_figure(m)} ({m[0]})")
+    for written, start, year, month in dates(text):
+        out.append(f"{english_date(year, month)} ({written})")
+        taken.append((start, start + len(written)))
+    for fig in figures(text):
+        if not any(a <= fig.start < b for a, b in taken):
+            out.append(f"{english_figure(fig)} ({fig.text})")
     return out
 
 

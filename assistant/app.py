@@ -1,111 +1,159 @@
-"""The composition root: the one place that builds the real embedding model, Chroma and answerer."""
+"""The composition root: the one place that builds the real models, Chroma clients and answerers.
+
+`build_app(settings)` returns an `App` whose parts are built on first use and shared: the CLI, the
+web chat, the eval runner and the benchmarks all take what it builds.
+"""
 
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.answer import ExtractiveAnswerer
-from assistant.embeddings import SentenceTransformerEmbeddings
+from assistant.embeddings import CrossEncoderScorer, SentenceTransformerEmbeddings
 from assistant.pipeline import Answerer, Assistant
+from assistant.profile import KnowledgeProfile, load_profile
 from assistant.retrieval import RerankingRetriever, build_retriever
 from assistant.settings import Settings
 from assistant.translate import QueryTranslator
-from ingest.index import KnowledgeIndex, open_client
-from ingest.lexical import tokenize
-from ingest.pipeline import IngestSummary, Progress, ingest_paths
+from ingest.index import KnowledgeIndex
+from ingest.pipeline import IngestOptions, IngestSummary, Progress, ingest_paths
+from ingest.store import ChunkStore, open_client
+from ingest.text.tokens import tokenize
 
 if TYPE_CHECKING:
+    from assistant.admin import KnowledgeAdmin
     from assistant.llm import LLMAnswerer
 
 
-def build_index(settings: Settings, client: Any | None = None) -> KnowledgeIndex:
-    """The knowledge index named by the settings (embedded Chroma, or a server via CHROMA_HOST)."""
-    if client is None:
-        client = open_client(settings.chroma_dir, settings.chroma_host, settings.chroma_port)
-    build_info = {
-        "embedding_model": settings.embedding_model,
-        "chunk_size": settings.chunk_size,
-        "chunk_overlap": settings.chunk_overlap,
-    }
-    return KnowledgeIndex(client, settings.collection, build_info, settings.lexical_dir)
+class App:
+    """The application of one process: settings, profile, index, models, assistant, admin."""
 
+    def __init__(self, settings: Settings, client: Any | None = None) -> None:
+        self.settings = settings
+        self._client = client
+        self._lock = threading.Lock()
+        self._embeddings: dict[str, SentenceTransformerEmbeddings] = {}
 
-def build_embeddings(
-    settings: Settings, threads: int | None = None
-) -> SentenceTransformerEmbeddings:
-    """The embedding model (loaded lazily, once per process; `threads` sets torch's threads)."""
-    return SentenceTransformerEmbeddings(
-        settings.embedding_model, settings.embedding_batch_size, threads
-    )
+    @cached_property
+    def profile(self) -> KnowledgeProfile:
+        """What the knowledge base is: title, examples, English glossary."""
+        return load_profile(self.settings.profile_path)
 
+    @cached_property
+    def index(self) -> KnowledgeIndex:
+        """The knowledge index (embedded Chroma, or a server via CHROMA_HOST)."""
+        s = self.settings
+        client = self._client or open_client(s.chroma_dir, s.chroma_host, s.chroma_port)
+        build_info = {
+            "embedding_model": s.embedding_model,
+            "chunk_size": s.chunk_size,
+            "chunk_overlap": s.chunk_overlap,
+        }
+        return KnowledgeIndex(ChunkStore(client, s.collection, build_info), s.lexical_dir)
 
-def run_ingest(
-    settings: Settings,
-    paths: list[Path] | None = None,
-    rebuild: bool = False,
-    index: KnowledgeIndex | None = None,
-    progress: Progress | None = None,
-) -> IngestSummary:
-    """Ingest the given paths (default: the knowledge folder) into the index."""
-    index = index or build_index(settings)
-    return ingest_paths(
-        index,
-        build_embeddings(settings, threads=os.cpu_count() or 1),
-        paths or [settings.knowledge_dir],
-        knowledge_dir=settings.knowledge_dir,
-        chunk_size=settings.chunk_size,
-        chunk_overlap=settings.chunk_overlap,
-        max_bytes=int(settings.max_file_mb * 1_000_000),
-        rebuild=rebuild,
-        progress=progress,
-    )
+    def embeddings(self, purpose: str = "query") -> SentenceTransformerEmbeddings:
+        """The embedding model (loaded once per process): 'query' uses settings.query_threads
+        torch threads, 'ingest' every core."""
+        threads = (os.cpu_count() or 1) if purpose == "ingest" else self.settings.query_threads
+        with self._lock:
+            if purpose not in self._embeddings:
+                self._embeddings[purpose] = SentenceTransformerEmbeddings(
+                    self.settings.embedding_model, self.settings.embedding_batch_size, threads
+                )
+            return self._embeddings[purpose]
 
-
-def build_assistant(settings: Settings, index: KnowledgeIndex | None = None) -> Assistant:
-    """Wire the real parts; raises NoIndexError or IndexMismatchError before any model loads."""
-    index = index or build_index(settings)
-    index.check_compatible()
-    embeddings = build_embeddings(settings, threads=settings.query_threads)
-    retriever = build_retriever(
-        index,
-        embeddings,
-        settings.k,
-        settings.fusion,
-        settings.dense_weight,
-        reranker_model=settings.reranker_model,
-        rerank_candidates=settings.rerank_candidates,
-    )
-    translator = QueryTranslator(lambda: index.lexical().doc_freq.keys())
-    answerer: Answerer
-    llm: LLMAnswerer | None = None
-    if settings.llm_base_url:
-        from assistant.llm import LLMAnswerer
-
-        answerer = llm = LLMAnswerer(settings)
-        answerer_name = f"llm ({settings.llm_model} at {settings.llm_base_url})"
-    else:
-        answerer = ExtractiveAnswerer(
-            index.lexical,
-            threshold=settings.refusal_threshold,
-            translator=translator,
+    def ingest(
+        self,
+        paths: Sequence[Path] | None = None,
+        rebuild: bool = False,
+        progress: Progress | None = None,
+    ) -> IngestSummary:
+        """Ingest the given paths (default: the knowledge folder) into the index."""
+        s = self.settings
+        options = IngestOptions(
+            knowledge_dir=s.knowledge_dir,
+            chunk_size=s.chunk_size,
+            chunk_overlap=s.chunk_overlap,
+            max_bytes=s.max_file_bytes,
+            exclude=(s.profile_path,),
         )
-        answerer_name = answerer.name
-    return Assistant(
-        retriever,
-        answerer,
-        max_question_chars=settings.max_question_chars,
-        warmers=[
-            embeddings.warm_up,
-            index.lexical,
-            lambda: tokenize("预热"),
-            *([retriever.warm_up] if isinstance(retriever, RerankingRetriever) else []),
-        ],
-        translator=translator,
-        snapshot=index.pinned,
-        rewriter=llm.rewrite if llm else None,
-        query_translator=llm.translate if llm else None,
-        description=f"answerer: {answerer_name}; embedding model: {settings.embedding_model}"
-        + (f"; reranker: {settings.reranker_model}" if settings.reranker_model else ""),
-    )
+        targets = list(paths or [s.knowledge_dir])
+        embeddings = self.embeddings("ingest")
+        return ingest_paths(self.index, embeddings, targets, options, rebuild, progress)
+
+    @cached_property
+    def assistant(self) -> Assistant:
+        """The assistant; raises NoIndexError or IndexMismatchError before any model loads."""
+        s, index = self.settings, self.index
+        index.store.check_compatible()
+        embeddings = self.embeddings("query")
+        retriever = build_retriever(
+            index,
+            embeddings,
+            s.k,
+            s.fusion,
+            s.dense_weight,
+            scorer=CrossEncoderScorer(s.reranker_model) if s.reranker_model else None,
+            rerank_candidates=s.rerank_candidates,
+        )
+        translator = QueryTranslator(lambda: index.lexical().vocabulary, self.profile.glossary)
+        llm = self._llm()
+        answerer: Answerer = llm or ExtractiveAnswerer(
+            index.lexical, threshold=s.refusal_threshold, translator=translator
+        )
+        warmers = [embeddings.warm_up, index.lexical, lambda: tokenize("预热")]
+        if isinstance(retriever, RerankingRetriever):
+            warmers.append(retriever.warm_up)
+        return Assistant(
+            retriever,
+            answerer,
+            max_question_chars=s.max_question_chars,
+            warmers=warmers,
+            translator=translator,
+            snapshot=index.store.pinned,
+            rewriter=llm.rewrite if llm else None,
+            query_translator=llm.translate if llm else None,
+            description=self.description,
+        )
+
+    def _llm(self) -> LLMAnswerer | None:
+        s = self.settings
+        if not s.llm_base_url or not s.llm_model:
+            return None
+        from assistant.llm import LLMAnswerer
+        from assistant.llm_client import ChatClient
+
+        return LLMAnswerer(ChatClient(s.llm_base_url, s.llm_model, s.llm_timeout))
+
+    @property
+    def description(self) -> str:
+        """Which answerer and models are in use (shown in the chat; no addresses or secrets)."""
+        s = self.settings
+        answerer = f"llm ({s.llm_model})" if s.llm_base_url else ExtractiveAnswerer.name
+        text = f"answerer: {answerer}; embedding model: {s.embedding_model}"
+        return text + (f"; reranker: {s.reranker_model}" if s.reranker_model else "")
+
+    @cached_property
+    def admin(self) -> KnowledgeAdmin:
+        """Knowledge-base administration over this app's index (shares its ingest)."""
+        from assistant.admin import KnowledgeAdmin
+
+        return KnowledgeAdmin(self.settings, self.index, self.ingest)
+
+    def scratch_client(self) -> Any:
+        """A throwaway in-memory Chroma client (for the eval's textbook baseline)."""
+        import chromadb
+
+        return chromadb.EphemeralClient(
+            settings=chromadb.config.Settings(anonymized_telemetry=False)
+        )
+
+
+def build_app(settings: Settings, client: Any | None = None) -> App:
+    """The application for these settings (`client`: an already open Chroma client to use)."""
+    return App(settings, client)

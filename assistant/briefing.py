@@ -10,8 +10,8 @@ from pathlib import Path
 
 from assistant.errors import AssistantError
 from assistant.schema import Answer
+from ingest.text.markers import marker, split_at_markers
 
-_MARKER = re.compile(r"\[(\d{1,3})\]")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
 
 
@@ -57,18 +57,22 @@ def md(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
-def _renumber(escaped: str, mapping: dict[int, int]) -> str:
-    """Escaped answer text with its \\[n\\] markers as briefing-wide [m] references."""
-    return re.sub(r"\\\[(\d{1,3})\\\]", lambda m: f"[{mapping.get(int(m[1]), int(m[1]))}]", escaped)
+def _renumber(answer: str, mapping: dict[int, int]) -> str:
+    """Answer text escaped for Markdown, its [n] markers as briefing-wide [m] references."""
+    return "".join(
+        md(piece) if n is None else marker(mapping.get(n, n))
+        for piece, n in split_at_markers(answer)
+    )
 
 
 def briefing_markdown(
-    answers: Sequence[Answer], description: str, when: datetime | None = None
+    answers: Sequence[Answer], description: str, when: datetime | None = None, title: str = ""
 ) -> str:
     """The document: each question and answer, markers renumbered across the whole briefing,
     and one numbered reference list (source, title, passage position, quote) at the end."""
     stamp = (when or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
-    lines = ["# 青岛开发区改革问答 · Briefing", "", f"- {stamp}", f"- {md(description)}", ""]
+    heading = f"# {md(title)} · Briefing" if title else "# Briefing"
+    lines = [heading, "", f"- {stamp}", f"- {md(description)}", ""]
     refs: dict[tuple[str, str], int] = {}
     notes: list[str] = []
     for i, answer in enumerate(answers, start=1):
@@ -82,7 +86,7 @@ def briefing_markdown(
                 title = md(cite.title or cite.source)
                 notes.append(f"{refs[key]}. **{title}** ({md(where)}): “{md(cite.quote)}”")
             mapping[cite.n] = refs[key]
-        body = _renumber(md(answer.answer), mapping)
+        body = _renumber(answer.answer, mapping)
         lines += [f"> {body}" if answer.refused else body, ""]
     lines += ["## References", ""] + (notes or ["(none)"])
     return "\n".join(lines) + "\n"

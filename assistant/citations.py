@@ -1,34 +1,25 @@
-"""Check that every [n] marker points at a retrieved chunk that says what its sentence says."""
+"""Check that every [n] marker points at a retrieved chunk that says what its sentence says.
+
+Every answerer's draft goes through `check` once, in the chain: unsupported sentences are dropped,
+markers renumbered, and only the cited chunks listed, each with the verbatim sentence it stands
+for.
+"""
 
 from __future__ import annotations
 
+import logging
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
-from assistant.schema import Citation, Context
+from assistant.schema import REFUSAL, Citation, Context, Draft
+from ingest.text.markers import normalize_markers, renumber_markers
+from ingest.text.quantities import NUMBER, SCALED, contains_number, scaled_amounts
+from ingest.text.sentences import split_sentences
+from ingest.text.tokens import ascii_words, bigrams, tokenize
+from ingest.text.width import fold, has_cjk, language, squash
 
-# Marker spellings of small models: 【1】 ［1］ [1, 2] [1，2] [1-3] [^1] [资料1] [Passage 1].
-_LOOSE_MARKER = re.compile(
-    r"[\[【［〔]\s*(?:\^|(?:passage|source|ref|id|doc|资料|段落|来源|文段|片段|参考)\s*[:：#]?\s*)?"
-    r"(\d{1,3}(?:\s*(?:[,，、;；]|[-–~～])\s*\d{1,3})*)\s*[\]】］〕]",
-    re.IGNORECASE,
-)
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _QUOTED = re.compile(r"[“「《\"]([^”」》\"]{2,40})[”」》\"]")
-_SCALES = {
-    "万": 10**4,
-    "亿": 10**8,
-    "万亿": 10**12,
-    "thousand": 10**3,
-    "million": 10**6,
-    "billion": 10**9,
-    "trillion": 10**12,
-}
-_SCALED = re.compile(
-    r"(\d+(?:[.,]\d+)*)\s*(万亿|亿|万|thousand|million|billion|trillion)", re.IGNORECASE
-)
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
-_WORD = re.compile(r"[a-z]{3,}")
 _TOKEN = re.compile(
     r"(?P<marker>\[\d{1,3}\])"
     r"|(?P<newline>\s*\n\s*)"
@@ -42,30 +33,10 @@ _TOKEN = re.compile(
 _CONTINUES = tuple(",，、:：)）")
 _ASCII_END = ".;!?"
 
+logger = logging.getLogger(__name__)
+
 # A Chinese claim must share at least half of its character bigrams with the chunks it cites.
 MIN_OVERLAP = 0.5
-_MAX_RANGE = 20
-
-
-def squash(text: str) -> str:
-    """Text without whitespace, for 'verbatim apart from whitespace' comparisons."""
-    return re.sub(r"\s+", "", text)
-
-
-def normalize_markers(text: str) -> str:
-    """Rewrite the marker spellings of small models ("【1】", "[1, 2]", "[1-3]") as "[1][2]..."."""
-
-    def expand(match: re.Match[str]) -> str:
-        numbers: list[int] = []
-        for part in re.split(r"\s*[,，、;；]\s*", match.group(1)):
-            ends = [int(x) for x in re.split(r"\s*[-–~～]\s*", part)]
-            if len(ends) == 2 and 0 <= ends[1] - ends[0] <= _MAX_RANGE:
-                numbers.extend(range(ends[0], ends[1] + 1))
-            else:
-                numbers.extend(ends)
-        return "".join(f"[{n}]" for n in dict.fromkeys(numbers))
-
-    return _LOOSE_MARKER.sub(expand, text)
 
 
 @dataclass(frozen=True)
@@ -132,44 +103,24 @@ def split_claims(answer: str) -> list[Claim]:
     return builder.claims
 
 
-def _contains_number(chunk: str, number: str) -> bool:
-    """The number occurs in the chunk as a whole number: '600' is not found in '1600'."""
-    return re.search(rf"(?<![\d.]){re.escape(number)}(?!\d|\.\d)", chunk) is not None
-
-
-def _amounts(text: str) -> set[int]:
-    """Every scaled amount of the text as a plain value: '700亿' and '70 billion' → 70000000000."""
-    values = set()
-    for match in _SCALED.finditer(text):
-        scale = _SCALES[match.group(2).lower()]
-        values.add(round(float(match.group(1).replace(",", "")) * scale))
-    return values
-
-
 def unsupported_details(claim_text: str, chunk_text: str) -> list[str]:
     """Numbers and quoted names of the claim that its chunk does not contain.
 
     A scaled English amount is found in its Chinese form too: '70 billion' matches '700亿'.
     """
     chunk = squash(chunk_text).replace(",", "")
-    amounts = _amounts(chunk_text)
-    scaled = {m.start(1): m for m in _SCALED.finditer(claim_text)}
+    amounts = scaled_amounts(chunk_text)
+    scaled = {m.start(1): m for m in SCALED.finditer(claim_text)}
     missing = []
-    for match in _NUMBER.finditer(claim_text):
+    for match in NUMBER.finditer(claim_text):
         number = match.group(0).replace(",", "")
-        if _contains_number(chunk, number):
+        if contains_number(chunk, number):
             continue
         amount = scaled.get(match.start())
-        if amount is None or _amounts(amount.group(0)) - amounts:
+        if amount is None or scaled_amounts(amount.group(0)) - amounts:
             missing.append(match.group(0))
     missing += [q for q in _QUOTED.findall(claim_text) if squash(q) not in chunk]
     return missing
-
-
-def bigrams(text: str) -> set[str]:
-    """The character bigrams of the Chinese runs of text (whitespace and punctuation ignored)."""
-    runs = re.findall(r"[\u3400-\u4dbf\u4e00-\u9fff0-9]+", text)
-    return {run[i : i + 2] for run in runs for i in range(len(run) - 1)}
 
 
 def overlap(claim_text: str, source_text: str) -> float | None:
@@ -177,13 +128,13 @@ def overlap(claim_text: str, source_text: str) -> float | None:
 
     None when the two cannot be compared word for word (an English claim over Chinese text).
     """
-    if _CJK.search(claim_text):
+    if has_cjk(claim_text):
         grams = bigrams(claim_text)
         return len(grams & bigrams(source_text)) / len(grams) if grams else None
-    words = set(_WORD.findall(claim_text.lower()))
-    if not words or _CJK.search(source_text):
+    words = ascii_words(claim_text)
+    if not words or has_cjk(source_text):
         return None
-    return len(words & set(_WORD.findall(source_text.lower()))) / len(words)
+    return len(words & ascii_words(source_text)) / len(words)
 
 
 def check_claim(claim: Claim, cited: dict[int, Context], min_overlap: float = MIN_OVERLAP) -> str:
@@ -221,18 +172,21 @@ def verify(
 
 def best_sentence(claims: list[str], chunk_text: str) -> str:
     """The verbatim sentence of the chunk that shares the most character bigrams with the claims."""
-    from ingest.chunk import split_sentences
-
-    wanted = bigrams("".join(claims)) | {w for c in claims for w in _WORD.findall(c.lower())}
+    wanted = bigrams("".join(claims)) | {w for c in claims for w in ascii_words(c)}
     best, best_key = chunk_text.strip(), (-1, 0.0)
     for start, end in split_sentences(chunk_text):
         sentence = chunk_text[start:end]
-        found = bigrams(sentence) | set(_WORD.findall(sentence.lower()))
+        found = bigrams(sentence) | ascii_words(sentence)
         shared = len(wanted & found)
         key = (shared, shared / (len(found) or 1))
         if key > best_key:
             best, best_key = sentence, key
     return best
+
+
+def join_claims(parts: Sequence[str]) -> str:
+    """Claims (or answers) one after another: a space only before Latin text."""
+    return _join(list(parts))
 
 
 def _join(parts: list[str]) -> str:
@@ -245,7 +199,7 @@ def _join(parts: list[str]) -> str:
 
 def _with_marks(text: str, marks: str) -> str:
     # English reads "… 600 [1]." and Chinese "…。[1]".
-    if marks and text[-1:] in _ASCII_END and not _CJK.search(text[-2:-1] or "a"):
+    if marks and text[-1:] in _ASCII_END and not has_cjk(text[-2:-1] or "a"):
         return f"{text[:-1]} {marks}{text[-1]}"
     return text + marks
 
@@ -281,3 +235,64 @@ def renumber(
             marks += f"[{mapping[old]}]"
         parts.append(_with_marks(claim.text, marks))
     return _join(parts), citations
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A draft after the citation check: what the user sees."""
+
+    text: str
+    citations: list[Citation]
+    refused: bool
+
+
+def addresses(claims: list[Claim], question: str) -> bool:
+    """Some claim shares a word of two or more characters with a Chinese question.
+
+    Small models copy whichever passage comes first, whatever the question: a reply that is
+    grounded but never touches the question's words does not answer it.
+    """
+    if language(question) != "zh":
+        return True
+    terms = {t for t in tokenize(question) if len(t) >= 2}
+    texts = [fold(c.text) for c in claims]
+    return not terms or any(t in text for t in terms for text in texts)
+
+
+def check(
+    draft: Draft,
+    question: str,
+    lang: str,
+    accept: Callable[[list[Claim], str], bool] | None = None,
+) -> Checked:
+    """Keep the supported sentences of a draft, or refuse when none is left; `accept` (the
+    answerer's own test, e.g. `addresses`) may still refuse what is left."""
+    if draft.refused:
+        return Checked(draft.text, [], True)
+    kept, dropped = verify(draft.text, draft.cited)
+    for claim in dropped:
+        logger.debug("dropped unsupported claim: %s", claim.text[:80])
+    if not kept or (accept is not None and not accept(kept, question)):
+        return Checked(REFUSAL[lang], [], True)
+    quotes = dict(draft.quotes)
+    for n, ctx in draft.cited.items():
+        supporting = [c.text for c in kept if n in c.markers]
+        if n not in quotes and supporting:
+            quotes[n] = best_sentence(supporting, ctx.text)
+    text, citations = renumber(kept, draft.cited, quotes)
+    return Checked(text, citations, False)
+
+
+def merge_checked(parts: Sequence[Checked], lang: str) -> Checked:
+    """The checked answers of a question's parts as one: markers numbered across the parts."""
+    texts: list[str] = []
+    citations: list[Citation] = []
+    for part in parts:
+        if part.refused:
+            continue
+        offset = len(citations)
+        texts.append(renumber_markers(part.text, {c.n: c.n + offset for c in part.citations}))
+        citations += [replace(c, n=c.n + offset) for c in part.citations]
+    if not texts:
+        return Checked(REFUSAL[lang], [], True)
+    return Checked(join_claims(texts), citations, False)

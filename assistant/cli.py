@@ -8,40 +8,51 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from assistant.errors import AssistantError
 from assistant.schema import Answer
+from ingest.errors import UserError
+
+if TYPE_CHECKING:
+    from assistant.app import App
+    from assistant.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def friendly_errors(func: F) -> F:
-    """Show AssistantError as one line on stderr with exit code 2, never a traceback."""
+    """Show a UserError (of any layer) as one line on stderr with exit code 2, no traceback."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except AssistantError as exc:
+        except UserError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
 
 
-def _settings(**overrides: Any) -> Any:
+def _settings() -> Settings:
     from assistant.settings import load_settings
 
-    return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    return load_settings()
+
+
+def _app(settings: Settings | None = None) -> App:
+    from assistant.app import build_app
+
+    return build_app(settings or _settings())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log progress details to stderr.")
 def main(verbose: bool) -> None:
-    """Answer questions about the Qingdao development zone reform from cited source articles."""
+    """Answer questions from cited source articles (the knowledge folder)."""
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -54,15 +65,13 @@ def main(verbose: bool) -> None:
 @friendly_errors
 def ingest(paths: tuple[Path, ...], rebuild: bool) -> None:
     """Ingest PATHS (files or folders; default: the knowledge folder) into the index."""
-    from assistant.app import run_ingest
-
     settings = _settings()
     if not paths and not settings.knowledge_dir.is_dir():
         raise AssistantError(
             f"knowledge folder {settings.knowledge_dir} does not exist; "
             "pass a path or set ASSISTANT_KNOWLEDGE_DIR"
         )
-    summary = run_ingest(settings, list(paths) or None, rebuild=rebuild)
+    summary = _app(settings).ingest(list(paths) or None, rebuild=rebuild)
     for line in summary.lines():
         click.echo(line, err=line.startswith("failed:"))
     sys.exit(summary.exit_code)
@@ -75,15 +84,14 @@ def ingest(paths: tuple[Path, ...], rebuild: bool) -> None:
 @friendly_errors
 def ask(questions: tuple[str, ...], as_json: bool, k: int | None) -> None:
     """Answer each QUESTION from the index, with citations."""
-    from assistant.app import build_assistant
     from assistant.question import clean_question
 
     settings = _settings()
-    for text in questions:  # reject a bad question before loading anything
-        clean_question(text, settings.max_question_chars)
-    assistant = build_assistant(settings)
+    # A bad question is rejected before anything loads (and is not cleaned again).
+    cleaned = [clean_question(text, settings.max_question_chars) for text in questions]
+    assistant = _app(settings).assistant
     assistant.warm_up()
-    for text in questions:
+    for text in cleaned:
         answer = assistant.ask(text, k=k)
         if as_json:
             click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
@@ -101,13 +109,11 @@ def ask(questions: tuple[str, ...], as_json: bool, k: int | None) -> None:
 @friendly_errors
 def serve(host: str, port: int) -> None:
     """Serve the web chat (and its `ask` API endpoint)."""
-    from assistant.app import build_assistant
     from assistant.ui import launch
 
-    settings = _settings()
-    assistant = build_assistant(settings)
-    assistant.warm_up()
-    launch(assistant, settings, host=host, port=port)
+    app = _app()
+    app.assistant.warm_up()
+    launch(app, host=host, port=port)
 
 
 @main.command()
@@ -124,20 +130,20 @@ def brief(questions_file: Path, output: Path | None) -> None:
     """Answer QUESTIONS_FILE (one per line; '> ' marks a follow-up) into a Markdown briefing."""
     from tqdm import tqdm
 
-    from assistant.app import build_assistant
     from assistant.briefing import briefing_markdown, histories, read_questions
 
     questions = read_questions(questions_file)
-    assistant = build_assistant(_settings())
+    app = _app()
+    assistant = app.assistant
     assistant.warm_up()
     answers = []
     pairs = zip(questions, histories(questions), strict=True)
     for item, history in tqdm(pairs, total=len(questions), desc="answering", disable=None):
         try:
             answers.append(assistant.ask(item.text, history=history))
-        except AssistantError as exc:
+        except UserError as exc:
             answers.append(Answer(question=item.text, answer=f"Error: {exc}", refused=True))
-    document = briefing_markdown(answers, assistant.description)
+    document = briefing_markdown(answers, assistant.description, title=app.profile.title)
     if output is None:
         click.echo(document, nl=False)
         return
@@ -173,7 +179,7 @@ def eval_command(
     """
     from eval.runner import run_cli
 
-    sys.exit(run_cli(_settings(), dataset, out, baseline, thresholds=thresholds))
+    sys.exit(run_cli(_app(), dataset, out, baseline, thresholds=thresholds))
 
 
 @main.group()
@@ -211,5 +217,5 @@ def bench_answer_command(dataset: Path, repeat: int) -> None:
         for line in dataset.read_text(encoding="utf-8").splitlines()
         if line.strip()
     ]
-    result = bench_answer(_settings(), [r["question"] for r in rows], repeat)
+    result = bench_answer(_app(), [r["question"] for r in rows], repeat)
     click.echo(json.dumps(result, ensure_ascii=False, indent=2))

@@ -64,24 +64,6 @@ def load_sentence_transformer(name: str) -> SentenceTransformer:
         return _MODELS[name]
 
 
-def load_cross_encoder(name: str) -> Any:
-    """Load a sentence-transformers CrossEncoder once per process, offline."""
-    key = f"cross-encoder:{name}"
-    with _LOCK:
-        if key not in _MODELS:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            from sentence_transformers import CrossEncoder
-
-            try:
-                _MODELS[key] = CrossEncoder(name, device="cpu", local_files_only=True, num_labels=1)
-            except (OSError, ValueError) as exc:
-                raise ModelNotFoundError(
-                    f"cannot load reranker model '{name}' ({type(exc).__name__}); "
-                    "ASSISTANT_RERANKER_MODEL must name a local cross-encoder folder, or be unset"
-                ) from None
-        return _MODELS[key]
-
-
 def set_torch_threads(threads: int) -> None:
     """Set torch's intra-op threads (process-wide) when it differs from the current value.
 
@@ -142,3 +124,34 @@ class SentenceTransformerEmbeddings(Embeddings):
     def embed_query(self, text: str) -> list[float]:
         """Embed one query."""
         return self.embed_documents([text])[0]
+
+
+class CrossEncoderScorer:
+    """A local sentence-transformers CrossEncoder (the optional reranker), loaded on first use."""
+
+    def __init__(self, model_name: str) -> None:
+        self.model_name = model_name
+
+    def warm_up(self) -> None:
+        """Load the model now (a missing model fails here, with a one-line error)."""
+        key = f"cross-encoder:{self.model_name}"
+        with _LOCK:
+            if key in _MODELS:
+                return
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            from sentence_transformers import CrossEncoder
+
+            try:
+                _MODELS[key] = CrossEncoder(
+                    self.model_name, device="cpu", local_files_only=True, num_labels=1
+                )
+            except (OSError, ValueError) as exc:
+                raise ModelNotFoundError(
+                    f"cannot load reranker model '{self.model_name}' ({type(exc).__name__}); "
+                    "ASSISTANT_RERANKER_MODEL must name a local cross-encoder folder, or be unset"
+                ) from None
+
+    def predict(self, pairs: list[tuple[str, str]]) -> list[float]:
+        """A relevance score per (query, passage) pair."""
+        self.warm_up()
+        return [float(x) for x in _MODELS[f"cross-encoder:{self.model_name}"].predict(pairs)]

@@ -1,22 +1,23 @@
-"""The answering chain: clean, rewrite a follow-up, retrieve, answer, verify citations."""
+"""The answering chain: clean, rewrite a follow-up, retrieve, answer, check citations once."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any, Protocol
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, runtime_checkable
 
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnableLambda
 
 from assistant import question as q
-from assistant.answer import REFUSAL, Draft
-from assistant.citations import renumber, verify
-from assistant.schema import Answer, Citation, Context
+from assistant.citations import check, merge_checked
+from assistant.schema import Answer, Context, Draft, Query, QueryPart, Retrieved
 from assistant.translate import QueryTranslator
+from ingest.text.width import language
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,28 @@ class Answerer(Protocol):
     def answer(self, question: str, contexts: Sequence[Context], lang: str | None = None) -> Draft:
         """Answer from the contexts only."""
         ...
+
+
+@runtime_checkable
+class StreamingAnswerer(Protocol):
+    """An answerer whose reply can be shown while it is generated (the LLM answerer)."""
+
+    def stream(self, question: str, contexts: Sequence[Context], lang: str) -> Iterator[str]:
+        """The raw reply, piece by piece."""
+        ...
+
+    def draft(self, reply: str, question: str, contexts: Sequence[Context], lang: str) -> Draft:
+        """The finished reply as a draft."""
+        ...
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the chain is asked: the question as typed, the earlier questions, passages wanted."""
+
+    question: str | q.CleanQuestion
+    history: tuple[str, ...] = ()
+    k: int | None = None
 
 
 def to_context(doc: Document) -> Context:
@@ -47,81 +70,100 @@ def to_context(doc: Document) -> Context:
 
 
 class Assistant:
-    """Answers questions from the index with verified citations; built by app.build_assistant."""
+    """Answers questions from the index with checked citations; built by assistant.app."""
 
     def __init__(
         self,
         retriever: BaseRetriever,
         answerer: Answerer,
         max_question_chars: int = 1000,
-        warmers: Sequence[Any] = (),
+        warmers: Sequence[Callable[[], Any]] = (),
         description: str = "",
         translator: QueryTranslator | None = None,
         snapshot: Callable[[], AbstractContextManager[None]] = nullcontext,
         rewriter: Callable[[str, list[str]], str] | None = None,
         query_translator: Callable[[str], str] | None = None,
     ) -> None:
-        self.translator = translator
-        self.snapshot = snapshot
-        # With an LLM configured: it rewrites follow-ups and translates English questions.
-        self.rewriter = rewriter
-        self.query_translator = query_translator
         self.retriever = retriever
         self.answerer = answerer
         self.max_question_chars = max_question_chars
         self.description = description
+        self.translator = translator
+        # Pins one committed state of the index for everything a question reads.
+        self.snapshot = snapshot
+        # With an LLM configured: it rewrites follow-ups and translates English questions.
+        self.rewriter = rewriter
+        self.query_translator = query_translator
         self._warmers = list(warmers)
-        self.chain = (
-            RunnableLambda(self._prepare)
-            | RunnableLambda(self._retrieve)
-            | RunnableLambda(self._answer)
-        )
+        self._streamer = answerer if isinstance(answerer, StreamingAnswerer) else None
+        steps = (self.prepare, self.retrieve, self.reply)
+        self.chain = RunnableLambda(steps[0]) | RunnableLambda(steps[1]) | RunnableLambda(steps[2])
 
     def warm_up(self) -> None:
         """Load models and indexes now, so the first question is not slow."""
         for warm in self._warmers:
             warm()
 
-    def ask(self, question: str, history: Sequence[str] = (), k: int | None = None) -> Answer:
+    def clean(self, question: str) -> q.CleanQuestion:
+        """The question cleaned and checked (InvalidQuestionError when it cannot be used)."""
+        return q.clean_question(question, self.max_question_chars)
+
+    def ask(
+        self, question: str | q.CleanQuestion, history: Sequence[str] = (), k: int | None = None
+    ) -> Answer:
         """Answer one question; `history` holds the previous questions of the conversation."""
         started = time.perf_counter()
         with self.snapshot():
-            result: Answer = self.chain.invoke(
-                {"question": question, "history": list(history), "k": k}
-            )
-        return Answer(
-            question=result.question,
-            answer=result.answer,
-            refused=result.refused,
-            citations=result.citations,
-            contexts=result.contexts,
-            latency_ms=(time.perf_counter() - started) * 1000,
-            standalone_question=result.standalone_question,
-        )
+            result: Answer = self.chain.invoke(Request(question, tuple(history), k))
+        return _timed(result, started)
+
+    def stream(
+        self, question: str | q.CleanQuestion, history: Sequence[str] = (), k: int | None = None
+    ) -> Iterator[str | Answer]:
+        """The reply as it is generated (text pieces, when the answerer streams), then the
+        checked Answer, which replaces what was streamed."""
+        started = time.perf_counter()
+        streamer = self._streamer
+        # The snapshot is not held across a yield: the consumer may resume this generator in
+        # another thread (and context), where the pinned state could not be released.
+        with self.snapshot():
+            retrieved = self.retrieve(self.prepare(Request(question, tuple(history), k)))
+            if streamer is None:
+                whole = self.reply(retrieved)
+        if streamer is None:
+            yield _timed(whole, started)
+            return
+        query, drafts = retrieved.query, []
+        for part, contexts in zip(query.parts, retrieved.per_part, strict=True):
+            reply = ""
+            for piece in streamer.stream(part.text, contexts, query.lang):
+                reply += piece
+                yield piece
+            drafts.append(streamer.draft(reply, part.text, contexts, query.lang))
+        yield _timed(self._finish(retrieved, drafts), started)
 
     # --- chain steps -------------------------------------------------------------------------
 
-    def _prepare(self, state: dict[str, Any]) -> dict[str, Any]:
-        text = q.clean_question(state["question"], self.max_question_chars)
-        history = [h for h in state["history"] if isinstance(h, str) and h.strip()]
+    def prepare(self, request: Request) -> Query:
+        """Clean the question, make a follow-up standalone, split it into parts to search."""
+        text = (
+            request.question
+            if isinstance(request.question, q.CleanQuestion)
+            else self.clean(request.question)
+        )
+        history = [h for h in request.history if isinstance(h, str) and h.strip()]
         if history and self.rewriter is not None:
             standalone = self.rewriter(text, history)
         else:
             standalone = q.rewrite_followup(text, history)
-        lang = q.language(text)
-        # "几个子公司？资产总额是多少？" is two questions: each is retrieved and answered alone.
-        parts = q.split_questions(standalone)
-        queries = [self._query(part, lang) for part in parts]
-        return {
-            **state,
-            "question": text,
-            "standalone": standalone,
-            "parts": parts,
-            "queries": queries,
-            "lang": lang,
-        }
+        lang = language(text)
+        parts = tuple(
+            QueryPart(part, self._search_text(part, lang))
+            for part in q.split_questions(standalone)
+        )
+        return Query(str(text), standalone, lang, parts, tuple(history), request.k)
 
-    def _query(self, text: str, lang: str) -> str:
+    def _search_text(self, text: str, lang: str) -> str:
         if self.translator is None:
             return text
         if lang == "en":
@@ -132,56 +174,45 @@ class Assistant:
             return f"{chinese} {text}"
         return f"{text} {self.translator.expand_chinese(text)}".strip()
 
-    def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
+    def retrieve(self, query: Query) -> Retrieved:
+        """The contexts of each part of the query, in rank order."""
         retriever = self.retriever
-        if state.get("k"):
-            retriever = retriever.model_copy(update={"k": int(state["k"])})
-        per_part = [[to_context(d) for d in retriever.invoke(query)] for query in state["queries"]]
-        merged: dict[str, Context] = {}
-        for found in per_part:
-            for ctx in found:
-                merged.setdefault(ctx.chunk_id, ctx)
-        return {**state, "per_part": per_part, "contexts": list(merged.values())}
-
-    def _draft(self, state: dict[str, Any]) -> Draft:
-        """One draft for all parts of the question, markers numbered across the parts."""
-        merged = Draft("", refused=True)
-        texts = []
-        for part, contexts in zip(state["parts"], state["per_part"], strict=True):
-            draft = self.answerer.answer(part, contexts, lang=state["lang"])
-            if draft.refused:
-                continue
-            offset = len(merged.cited)
-            text = draft.text
-            for n in sorted(draft.cited, reverse=True):
-                text = text.replace(f"[{n}]", f"[{n + offset}]")
-                merged.cited[n + offset] = draft.cited[n]
-                if n in draft.quotes:
-                    merged.quotes[n + offset] = draft.quotes[n]
-            texts.append(text)
-            merged.refused = False
-        merged.text = " ".join(texts) if merged.refused is False else REFUSAL[state["lang"]]
-        return merged
-
-    def _answer(self, state: dict[str, Any]) -> Answer:
-        contexts: list[Context] = state["contexts"]
-        lang = state["lang"]
-        draft = self._draft(state)
-        refused = draft.refused
-        text, citations = draft.text, list[Citation]()
-        if not refused:
-            kept, dropped = verify(draft.text, draft.cited)
-            for claim in dropped:
-                logger.debug("dropped unsupported claim: %s", claim.text[:80])
-            if kept:
-                text, citations = renumber(kept, draft.cited, draft.quotes)
-            else:
-                refused, text = True, REFUSAL[lang]
-        return Answer(
-            question=state["question"],
-            answer=text,
-            refused=refused,
-            citations=citations,
-            contexts=contexts,
-            standalone_question=state["standalone"],
+        if query.k:
+            retriever = retriever.model_copy(update={"k": int(query.k)})
+        per_part = tuple(
+            tuple(to_context(d) for d in retriever.invoke(part.search)) for part in query.parts
         )
+        return Retrieved(query, per_part)
+
+    def reply(self, retrieved: Retrieved) -> Answer:
+        """Answer each part, then check the citations of the whole answer."""
+        query = retrieved.query
+        drafts = [
+            self.answerer.answer(part.text, contexts, lang=query.lang)
+            for part, contexts in zip(query.parts, retrieved.per_part, strict=True)
+        ]
+        return self._finish(retrieved, drafts)
+
+    def _finish(self, retrieved: Retrieved, drafts: Sequence[Draft]) -> Answer:
+        """Check each part's draft (once), then join the parts' answers."""
+        query = retrieved.query
+        accept = getattr(self.answerer, "accepts", None)
+        checked = merge_checked(
+            [
+                check(draft, part.text, query.lang, accept)
+                for draft, part in zip(drafts, query.parts, strict=True)
+            ],
+            query.lang,
+        )
+        return Answer(
+            question=query.question,
+            answer=checked.text,
+            refused=checked.refused,
+            citations=checked.citations,
+            contexts=retrieved.contexts,
+            standalone_question=query.standalone,
+        )
+
+
+def _timed(answer: Answer, started: float) -> Answer:
+    return replace(answer, latency_ms=(time.perf_counter() - started) * 1000)

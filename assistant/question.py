@@ -1,15 +1,12 @@
-"""Understand a question: clean it, its language, the kind of answer it wants, follow-ups."""
+"""Understand a question: clean it, the kind of answer it wants, its parts, follow-ups."""
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 
 from assistant.errors import InvalidQuestionError
-
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+from ingest.text.width import collapse, language, visible
 
 KIND_PATTERNS: dict[str, re.Pattern[str]] = {
     "frequency": re.compile(r"多久[^？?]*一次|多长时间[^？?]*一次|频率|多频繁|how often", re.I),
@@ -34,30 +31,32 @@ _LEADING = re.compile(
 )
 _TRAILING = re.compile(r"(呢|吗|嘛)?[?？。.!！\s]*$")
 _QUESTION_WORDS = re.compile(r"(了|是|有|多少|几|什么|哪|如何|怎么|是否|为什么)")
-# A follow-up that is just a name of this kind swaps the entity of the previous question.
+# A follow-up that is just a name ending in one of these heads (the usual endings of Chinese
+# organisation and place names, not this corpus's) swaps the entity of the previous question.
 _ENTITY = re.compile(
-    r"^[\u4e00-\u9fffA-Za-z0-9]{1,12}(集团|公司|街道|园区|园|中心|港|谷|区|企业|项目)"
+    r"^[\u4e00-\u9fffA-Za-z0-9]{1,12}"
+    r"(集团|公司|企业|中心|街道|园区|园|区|大学|学院|银行|医院|协会|委员会|项目)"
 )
 
 
-def clean_question(text: str, max_chars: int) -> str:
+class CleanQuestion(str):
+    """A question that went through `clean_question` (it is not cleaned twice)."""
+
+    __slots__ = ()
+
+
+def clean_question(text: str, max_chars: int) -> CleanQuestion:
     """Remove control characters and extra whitespace; reject empty or over-long questions."""
     if not isinstance(text, str):
         raise InvalidQuestionError("the question must be text")
-    text = _CONTROL.sub(" ", unicodedata.normalize("NFC", text))
-    text = re.sub(r"\s+", " ", text).strip()
+    text = collapse(visible(text))
     if not text:
         raise InvalidQuestionError("the question is empty; ask something about the articles")
     if len(text) > max_chars:
         raise InvalidQuestionError(
             f"the question is {len(text)} characters long; the limit is {max_chars}; shorten it"
         )
-    return text
-
-
-def language(text: str) -> str:
-    """'zh' when the text contains Chinese characters, else 'en'."""
-    return "zh" if _CJK.search(text) else "en"
+    return CleanQuestion(text)
 
 
 def kind(question: str) -> str:
@@ -92,7 +91,7 @@ def rewrite_followup(question: str, history: Sequence[str]) -> str:
     """Make an elliptical follow-up standalone by carrying the previous question's topic.
 
     Offline rule (no LLM): the topic is the previous question up to its first question word
-    ('中电光谷招商落户' of '中电光谷招商落户了多少家市场主体？'); when the follow-up asks no kind
+    ('海港新区新引进' of '海港新区新引进了多少个项目？'); when the follow-up asks no kind
     of its own, the previous question's kind word is carried too. Past turns are not
     concatenated into the query.
     """

@@ -13,7 +13,7 @@ from langchain_core.runnables import RunnableConfig
 from pydantic import ConfigDict, PrivateAttr
 
 from ingest.index import KnowledgeIndex
-from ingest.lexical import tokenize
+from ingest.text.tokens import tokenize
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +39,8 @@ class DenseRetriever(BaseRetriever):
             from langchain_chroma import Chroma
 
             self._store = Chroma(
-                client=self.index.client,
-                collection_name=self.index.name,
+                client=self.index.store.client,
+                collection_name=self.index.store.name,
                 embedding_function=self.embeddings,
                 create_collection_if_not_exists=False,
             )
@@ -50,7 +50,7 @@ class DenseRetriever(BaseRetriever):
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
         found = self._vectorstore().similarity_search_with_score(
-            query, k=self.k, filter=self.index.committed_filter()
+            query, k=self.k, filter=self.index.store.committed_filter()
         )
         # Cosine distance in [0, 2] becomes a similarity in [-1, 1].
         return [
@@ -70,7 +70,7 @@ class LexicalRetriever(BaseRetriever):
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
         hits = self.index.lexical().search(tokenize(query), self.k)
-        rows = self.index.get_chunks([chunk_id for chunk_id, _ in hits])
+        rows = self.index.store.get_chunks([chunk_id for chunk_id, _ in hits])
         return [_document(cid, *rows[cid], score) for cid, score in hits if cid in rows]
 
 
@@ -129,23 +129,21 @@ class HybridRetriever(BaseRetriever):
 
 
 class RerankingRetriever(BaseRetriever):
-    """Re-orders the hybrid candidates with a cross-encoder and keeps the best k.
+    """Re-orders the hybrid candidates with a scorer (a cross-encoder) and keeps the best k.
 
     Optional (ASSISTANT_RERANKER_MODEL): the eval decides whether a given model helps.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
     base: BaseRetriever
-    model_name: str
+    scorer: Any  # .predict([(query, passage), ...]) -> scores; .warm_up() if it loads a model
     k: int = 4
-    _model: Any = PrivateAttr(default=None)
 
     def warm_up(self) -> None:
-        """Load the cross-encoder now (a missing model fails here, with a one-line error)."""
-        if self._model is None:
-            from assistant.embeddings import load_cross_encoder
-
-            self._model = load_cross_encoder(self.model_name)
+        """Load the scorer's model now (a missing model fails here, with a one-line error)."""
+        warm = getattr(self.scorer, "warm_up", None)
+        if callable(warm):
+            warm()
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
@@ -153,8 +151,7 @@ class RerankingRetriever(BaseRetriever):
         docs = self.base.invoke(query, config=RunnableConfig(callbacks=run_manager.get_child()))
         if not docs:
             return []
-        self.warm_up()
-        scores = [float(x) for x in self._model.predict([(query, d.page_content) for d in docs])]
+        scores = [float(x) for x in self.scorer.predict([(query, d.page_content) for d in docs])]
         order = sorted(range(len(docs)), key=lambda i: (-scores[i], i))[: self.k]
         return [
             Document(
@@ -186,11 +183,11 @@ def build_retriever(
     k: int,
     fusion: str = "rrf",
     dense_weight: float = 0.3,
-    reranker_model: str | None = None,
+    scorer: Any | None = None,
     rerank_candidates: int = 12,
 ) -> BaseRetriever:
     """The hybrid retriever (candidate lists a few times deeper than k), optionally reranked."""
-    final = max(k, rerank_candidates) if reranker_model else k
+    final = max(k, rerank_candidates) if scorer is not None else k
     depth = max(3 * final, 12)
     hybrid = HybridRetriever(
         dense=DenseRetriever(index=index, embeddings=embeddings, k=depth),
@@ -199,6 +196,6 @@ def build_retriever(
         fusion=fusion,
         dense_weight=dense_weight,
     )
-    if reranker_model:
-        return RerankingRetriever(base=hybrid, model_name=reranker_model, k=k)
+    if scorer is not None:
+        return RerankingRetriever(base=hybrid, scorer=scorer, k=k)
     return hybrid

@@ -1,9 +1,33 @@
-"""The answer the assistant returns, and its JSON form (the `ask --json` and API contract)."""
+"""What flows through the answering chain: the query, the retrieved contexts, the draft, and the
+answer the assistant returns with its JSON form (the `ask --json` and API contract)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+# The fixed refusal, in the question's language: every answerer and the chain use these texts.
+REFUSAL = {"zh": "知识库中没有找到相关信息。", "en": "The sources do not answer this."}
+
+
+@dataclass(frozen=True)
+class QueryPart:
+    """One question of a query ("几个子公司？资产总额是多少？" has two) and its search text."""
+
+    text: str
+    search: str
+
+
+@dataclass(frozen=True)
+class Query:
+    """A cleaned question, made standalone and split into parts, as the chain passes it on."""
+
+    question: str
+    standalone: str
+    lang: str
+    parts: tuple[QueryPart, ...]
+    history: tuple[str, ...] = ()
+    k: int | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +69,42 @@ class Citation:
     def to_json(self) -> dict[str, Any]:
         """The contract's citation object."""
         return {"n": self.n, "chunk_id": self.chunk_id, "source": self.source, "quote": self.quote}
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """A query with the contexts retrieved for each of its parts."""
+
+    query: Query
+    per_part: tuple[tuple[Context, ...], ...]
+
+    @property
+    def contexts(self) -> list[Context]:
+        """Every retrieved context once, in order of first retrieval."""
+        merged: dict[str, Context] = {}
+        for found in self.per_part:
+            for ctx in found:
+                merged.setdefault(ctx.chunk_id, ctx)
+        return list(merged.values())
+
+
+@dataclass
+class Draft:
+    """An answer before citation checking: text with [n] markers over `cited` contexts.
+
+    `quotes` gives the verbatim chunk sentence each marker stands for; a marker without one gets
+    the chunk sentence closest to the claims that survive the check.
+    """
+
+    text: str
+    refused: bool
+    cited: dict[int, Context] = field(default_factory=dict)
+    quotes: dict[int, str] = field(default_factory=dict)
+
+    @staticmethod
+    def refusal(lang: str) -> Draft:
+        """The fixed refusal in the question's language."""
+        return Draft(REFUSAL[lang], refused=True)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from assistant.errors import SettingsError
+from ingest.load import PROFILE_FILE
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 
@@ -20,6 +21,8 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     knowledge_dir: Path = Path("knowledge")
+    # The knowledge base's profile (title, examples, glossary); default: knowledge_dir/profile.toml.
+    profile: Path | None = None
     collection: str = Field(
         "zone_articles", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,60}[a-zA-Z0-9]$"
     )
@@ -72,6 +75,16 @@ class Settings(BaseSettings):
     def answerer(self) -> str:
         """Which answerer is in use: 'llm' when an endpoint is configured, else 'extractive'."""
         return "llm" if self.llm_base_url else "extractive"
+
+    @property
+    def profile_path(self) -> Path:
+        """The profile file of the knowledge base (never ingested as an article)."""
+        return self.profile or self.knowledge_dir / PROFILE_FILE
+
+    @property
+    def max_file_bytes(self) -> int:
+        """The size limit of one file, in bytes (ingest and upload)."""
+        return int(self.max_file_mb * 1_000_000)
 
     @property
     def chroma_dir(self) -> Path:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from importlib import resources
-from pathlib import Path
+
+from ingest.text.tokens import question_terms
 
 logger = logging.getLogger(__name__)
 
@@ -69,17 +70,16 @@ def _keywords(definition: str, skip: tuple[str, ...]) -> list[str]:
 _SKIP = ("CL:", "variant of", "see ")
 
 
-def _glossary(path: Path) -> list[tuple[str, tuple[str, ...]]]:
+def glossary_phrases(glossary: Mapping[str, Sequence[str]]) -> list[tuple[str, tuple[str, ...]]]:
+    """(English phrase, Chinese words) for each '|'-separated variant, longest phrases first.
+
+    The glossary comes from the knowledge base's profile: 'platform company|platform companies'
+    = ['平台公司']. Longest first, so "platform companies" wins over "companies".
+    """
     entries = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.startswith("#") or "\t" not in line:
-            continue
-        english, chinese = line.split("\t", 1)
-        words = tuple(w.strip() for w in chinese.split("|") if w.strip())
-        entries += [
-            (variant.strip().lower(), words) for variant in english.split("|") if variant.strip()
-        ]
-    # Longest phrases first, so "platform companies" wins over "companies".
+    for english, chinese in glossary.items():
+        words = tuple(w.strip() for w in chinese if w.strip())
+        entries += [(v.strip().lower(), words) for v in english.split("|") if v.strip()]
     return sorted(entries, key=lambda e: -len(e[0]))
 
 
@@ -91,22 +91,26 @@ class QueryTranslator:
     short and every candidate can actually match a passage).
     """
 
-    def __init__(self, vocabulary: Callable[[], Collection[str]], glossary: Path | None = None):
+    def __init__(
+        self,
+        vocabulary: Callable[[], Collection[str]],
+        glossary: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        # `vocabulary` returns the same object while the corpus is unchanged (the lexical
+        # index's), so the reverse lookup is rebuilt only when the corpus changes.
         self._vocabulary = vocabulary
-        default = resources.files("assistant").joinpath("data/glossary_en_zh.tsv")
-        self._glossary = _glossary(Path(str(glossary or default)))
+        self._glossary = glossary_phrases(glossary or {})
         self._reverse: dict[str, set[str]] = {}
         self._forward: dict[str, list[str]] | None = None
-        self._vocab_key: int | None = None
+        self._vocab: Collection[str] | None = None
         self._lock = threading.Lock()
 
     def _reverse_index(self) -> dict[str, set[str]]:
         vocab = self._vocabulary()
-        key = hash(frozenset(vocab))
         with self._lock:
-            if key != self._vocab_key:
+            if vocab is not self._vocab:
                 self._reverse = self._build(set(vocab))
-                self._vocab_key = key
+                self._vocab = vocab
             return self._reverse
 
     @staticmethod
@@ -168,8 +172,6 @@ class QueryTranslator:
 
     def expand_chinese(self, question: str) -> str:
         """Synonyms from the corpus for the question's words that no article uses."""
-        from ingest.lexical import question_terms
-
         vocab = self._vocabulary()
         extra: dict[str, None] = {}
         for word, noun in question_terms(question):

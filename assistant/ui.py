@@ -13,74 +13,63 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import AssistantError
+from assistant.app import App
 from assistant.feedback import FeedbackStore
-from assistant.pipeline import Assistant
+from assistant.profile import KnowledgeProfile
 from assistant.settings import Settings
 from assistant.ui_chat import STREAM_DELAY_S, ChatController, ChatUpdate
 from assistant.ui_render import Turn
+from ingest.errors import UserError
 
 logger = logging.getLogger(__name__)
 
-TITLE = "青岛开发区改革问答 · Zone reform assistant"
-EXAMPLES = [
-    "中电光谷招商落户了多少家市场主体？",
-    "平台公司资产总额是多少？",
-    "开发区与辛安街道制定了什么意见？",
-    "How many projects did the platform companies bring in?",
-]
 # 2 cores: a few answers at once keep both busy; the rest wait in the queue (20 users are fine).
 ANSWER_CONCURRENCY = 4
 QUEUE_MAX_SIZE = 256
 ANSWER_GROUP = "answer"
 
 
-def shared_index(assistant: Assistant, settings: Settings) -> Any:
-    """The knowledge index the assistant reads (so admin changes share its lock), else a new one."""
-    retriever = assistant.retriever
-    holders = (retriever, getattr(retriever, "lexical", None), getattr(retriever, "dense", None))
-    for holder in holders:
-        index = getattr(holder, "index", None)
-        if index is not None and hasattr(index, "documents"):
-            return index
-    from assistant.app import build_index
-
-    return build_index(settings)
+DEFAULT_DESCRIPTION = (
+    "回答只引用知识库中的原文；点击 [n] 查看出处。 Answers quote the source articles; "
+    "every [n] links to the passage it comes from."
+)
 
 
-def create_app(
-    assistant: Assistant, settings: Settings, stream_delay: float = STREAM_DELAY_S
-) -> Any:
-    """Build the Gradio Blocks app around an assistant loaded once for the whole process."""
+def header_html(profile: KnowledgeProfile, description: str) -> str:
+    """The page header: the knowledge base's title, what answers are, which models answer."""
+    return (
+        f'<div class="zone-header"><h2>{html.escape(profile.title)}</h2>'
+        f"<p>{html.escape(profile.description or DEFAULT_DESCRIPTION)}</p>"
+        f'<p class="zone-model">{html.escape(description)}</p></div>'
+    )
+
+
+def create_app(app: App, stream_delay: float = STREAM_DELAY_S) -> Any:
+    """Build the Gradio Blocks app around the process's App (its assistant loads once)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
+    settings, profile, assistant = app.settings, app.profile, app.assistant
     export_dir = Path(tempfile.mkdtemp(prefix="zone-export-"))
-    chat = ChatController(
-        assistant, FeedbackStore.in_data_dir(settings.data_dir), export_dir, stream_delay
-    )
-    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
-        gr.HTML(
-            '<div class="zone-header"><h2>青岛经济技术开发区改革问答</h2>'
-            "<p>回答只引用知识库中的原文；点击 [n] 查看出处。 Answers quote the source articles; "
-            "every [n] links to the passage it comes from.</p>"
-            f'<p class="zone-model">{html.escape(assistant.description)}</p></div>'
-        )
+    feedback = FeedbackStore.in_data_dir(settings.data_dir)
+    chat = ChatController(assistant, feedback, export_dir, stream_delay, title=profile.title)
+    with gr.Blocks(
+        title=profile.heading, analytics_enabled=False, delete_cache=(3600, 3600)
+    ) as demo:
+        gr.HTML(header_html(profile, assistant.description))
         with gr.Tabs():
             with gr.Tab("问答 · Chat", id="chat"):
-                _chat_tab(gr, chat)
+                _chat_tab(gr, chat, profile)
             if settings.admin_password is not None:
-                from assistant.admin import KnowledgeAdmin
                 from assistant.ui_admin import build_admin_tab
 
-                admin = KnowledgeAdmin(settings, shared_index(assistant, settings))
-                build_admin_tab(admin, settings.admin_password.get_secret_value())
+                build_admin_tab(app.admin, settings.admin_password.get_secret_value())
 
         def ask(question: str) -> dict[str, Any]:
             """Answer one question; returns the same JSON object as `zone-assistant ask --json`."""
             try:
                 return chat.ask_json(question)
-            except AssistantError as exc:
+            except UserError as exc:
                 raise gr.Error(str(exc)) from None
 
         gr.api(
@@ -89,7 +78,7 @@ def create_app(
     return demo
 
 
-def _chat_tab(gr: Any, chat: ChatController) -> None:
+def _chat_tab(gr: Any, chat: ChatController, profile: KnowledgeProfile) -> None:
     """The chat tab's components and events (all private: the public API is `ask` only)."""
     turns = gr.State([])
     chatbot = gr.Chatbot(
@@ -102,10 +91,14 @@ def _chat_tab(gr: Any, chat: ChatController) -> None:
         latex_delimiters=[],
         buttons=[],  # a copy button would copy the HTML markup; use the Markdown export
         feedback_options=("Like", "Dislike"),
-        placeholder="请输入关于青岛开发区改革的问题 · Ask about the Qingdao zone reform",
+        placeholder=f"请输入问题 · Ask a question about: {profile.title}",
     )
+    examples = profile.example_questions
     box = gr.Textbox(
-        label="问题 · Question", placeholder=EXAMPLES[0], elem_id="question", max_lines=6
+        label="问题 · Question",
+        placeholder=examples[0] if examples else "",
+        elem_id="question",
+        max_lines=6,
     )
     with gr.Row():
         send = gr.Button("提问 · Ask", variant="primary", elem_id="ask-button")
@@ -122,9 +115,10 @@ def _chat_tab(gr: Any, chat: ChatController) -> None:
             interactive=False,
             elem_id="download-answer",
         )
-    gr.Examples(
-        EXAMPLES, inputs=box, label="示例问题 · Example questions", api_visibility="private"
-    )
+    if examples:
+        gr.Examples(
+            examples, inputs=box, label="示例问题 · Example questions", api_visibility="private"
+        )
 
     answering: dict[str, Any] = {
         "api_visibility": "private",
@@ -213,7 +207,7 @@ def launch_kwargs(settings: Settings) -> dict[str, Any]:
         "css": CSS,
         "theme": theme(),
         "show_error": False,
-        "max_file_size": int(settings.max_file_mb * 1_000_000),
+        "max_file_size": settings.max_file_bytes,
         "footer_links": ["api"],
         "run_history": False,
     }
@@ -224,17 +218,14 @@ def configure_queue(demo: Any) -> Any:
     return demo.queue(default_concurrency_limit=ANSWER_CONCURRENCY, max_size=QUEUE_MAX_SIZE)
 
 
-def launch(
-    assistant: Assistant,
-    settings: Settings,
-    host: str = "127.0.0.1",
-    port: int = 7860,
-    block: bool = True,
-) -> Any:
+def launch(app: App, host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> Any:
     """Serve the app (until interrupted when `block`; else return the running Blocks to close)."""
-    demo = configure_queue(create_app(assistant, settings))
-    logger.info("serving the web chat on http://%s:%d/ (%s)", host, port, assistant.description)
+    demo = configure_queue(create_app(app))
+    logger.info("serving the web chat on http://%s:%d/ (%s)", host, port, app.description)
     demo.launch(
-        server_name=host, server_port=port, prevent_thread_lock=not block, **launch_kwargs(settings)
+        server_name=host,
+        server_port=port,
+        prevent_thread_lock=not block,
+        **launch_kwargs(app.settings),
     )
     return demo

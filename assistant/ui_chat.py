@@ -8,7 +8,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import AssistantError
 from assistant.feedback import FeedbackStore
 from assistant.pipeline import Assistant
 from assistant.schema import Answer
@@ -21,6 +20,7 @@ from assistant.ui_render import (
     render_question,
     stream_prefixes,
 )
+from ingest.errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -31,24 +31,27 @@ StreamItem = str | Answer
 ChatUpdate = tuple[str, list[dict[str, str]], list[Turn]]
 
 
-def answer_stream(assistant: Any, question: str, history: Sequence[str]) -> Iterator[StreamItem]:
-    """The answer as it forms: text deltas (str, any number), then the final, verified Answer.
+def answer_stream(
+    assistant: Assistant, question: str, history: Sequence[str]
+) -> Iterator[StreamItem]:
+    """The answer as it forms: text deltas (str, any number), then the final, checked Answer.
 
-    An assistant with a `stream(question, history=...)` method of that shape (an LLM answerer)
-    is streamed as is; otherwise the complete answer is revealed clause by clause. The final
-    Answer replaces the streamed text (citation checking may have changed it).
+    A generative answer is shown while the model writes it; an extractive one, complete at
+    once, is revealed clause by clause. The final Answer replaces the streamed text (the
+    citation check may have changed it).
     """
-    stream = getattr(assistant, "stream", None)
-    if callable(stream):
-        yield from stream(question, history=list(history))
-        return
-    answer = assistant.ask(question, history=list(history))
-    if not answer.refused:
-        shown = ""
-        for prefix in stream_prefixes(answer.answer):
-            yield prefix[len(shown) :]
-            shown = prefix
-    yield answer
+    streamed = False
+    for item in assistant.stream(question, history=list(history)):
+        if isinstance(item, str):
+            streamed = True
+            yield item
+            continue
+        if not streamed and not item.refused:
+            shown = ""
+            for prefix in stream_prefixes(item.answer):
+                yield prefix[len(shown) :]
+                shown = prefix
+        yield item
 
 
 class ChatController:
@@ -60,8 +63,10 @@ class ChatController:
         feedback: FeedbackStore,
         export_dir: Path,
         stream_delay: float = STREAM_DELAY_S,
+        title: str = "",
     ) -> None:
         self.assistant = assistant
+        self.title = title
         self.feedback = feedback
         self.export_dir = export_dir
         self.stream_delay = stream_delay
@@ -88,7 +93,7 @@ class ChatController:
                     time.sleep(self.stream_delay)
             else:
                 logger.error("the answer stream ended without a final answer")
-        except AssistantError as exc:
+        except UserError as exc:
             turn = Turn.new(question, error=f"Error: {exc}")
         except Exception:
             logger.exception("answering failed: %s", question[:80])
@@ -134,8 +139,12 @@ class ChatController:
         conversation = folder / "zone-briefing.md"
         last = folder / "zone-answer.md"
         description = self.assistant.description
-        conversation.write_text(briefing_markdown(turns, description), encoding="utf-8")
-        last.write_text(briefing_markdown(turns[-1:], description), encoding="utf-8")
+        conversation.write_text(
+            briefing_markdown(turns, description, title=self.title), encoding="utf-8"
+        )
+        last.write_text(
+            briefing_markdown(turns[-1:], description, title=self.title), encoding="utf-8"
+        )
         return conversation, last
 
     def ask_json(self, question: str) -> dict[str, Any]:

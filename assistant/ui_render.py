@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from assistant.briefing import briefing_markdown as document
 from assistant.schema import Answer, Citation, Context
+from ingest.text.markers import MARKER
 
-_MARKER = re.compile(r"\[(\d{1,3})\]")
 # A streaming piece: text up to a clause end, with the [n] markers that follow it.
 _PIECE = re.compile(r"[^，。；！？,;!?\n]*(?:[，。；！？,;!?\n]+|$)(?:\[\d{1,3}\])*")
 
@@ -63,7 +64,7 @@ def link_markers(escaped: str, turn_id: str, cited: set[int]) -> str:
             return match.group(0)
         return f'<a class="cite" href="#{card_id(turn_id, n)}">[{n}]</a>'
 
-    return _MARKER.sub(link, escaped)
+    return MARKER.sub(link, escaped)
 
 
 def quote_span(passage: str, quote: str, offset: int) -> tuple[int, int] | None:
@@ -186,17 +187,15 @@ def stream_prefixes(text: str) -> list[str]:
 
 
 def briefing_markdown(
-    turns: Sequence[Turn], description: str, exported_at: datetime | None = None
+    turns: Sequence[Turn], description: str, exported_at: datetime | None = None, title: str = ""
 ) -> str:
     """A Markdown briefing of the given turns (a whole conversation, or a single answer),
     in the same format as `zone-assistant brief`."""
-    from assistant.briefing import briefing_markdown as document
-
     answers = [
         t.answer or Answer(question=t.question, answer=f"Error: {t.error}", refused=True)
         for t in turns
     ]
-    return document(answers, description, exported_at or datetime.now(UTC))
+    return document(answers, description, exported_at or datetime.now(UTC), title=title)
 
 
 def answer_record(turn: Turn) -> dict[str, Any]:

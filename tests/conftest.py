@@ -35,23 +35,32 @@ def make_settings(data_dir: Path, knowledge_dir: Path, **overrides: object):
     return load_settings(data_dir=data_dir, knowledge_dir=knowledge_dir, **overrides)
 
 
-@pytest.fixture(scope="session")
-def article_settings(tmp_path_factory: pytest.TempPathFactory):
-    """Settings whose index holds the real article, built once per session with the real model."""
-    from assistant.app import run_ingest
+def make_app(data_dir: Path, knowledge_dir: Path, **overrides: object):
+    """The real application for a test's own data and knowledge folders."""
+    from assistant.app import build_app
 
-    data = tmp_path_factory.mktemp("article-data")
-    settings = make_settings(data, KNOWLEDGE)
-    summary = run_ingest(settings)
+    return build_app(make_settings(data_dir, knowledge_dir, **overrides))
+
+
+@pytest.fixture(scope="session")
+def article_app(tmp_path_factory: pytest.TempPathFactory):
+    """The application over the real article (real model, real Chroma in a temp folder),
+    ingested once per session."""
+    app = make_app(tmp_path_factory.mktemp("article-data"), KNOWLEDGE)
+    summary = app.ingest()
     assert summary.exit_code == 0, summary.lines()
-    return settings
+    return app
 
 
 @pytest.fixture(scope="session")
-def article_assistant(article_settings):
-    """The real assistant over the real article (real model, real Chroma in a temp folder)."""
-    from assistant.app import build_assistant
+def article_settings(article_app):
+    """Settings whose index holds the real article."""
+    return article_app.settings
 
-    assistant = build_assistant(article_settings)
+
+@pytest.fixture(scope="session")
+def article_assistant(article_app):
+    """The real assistant over the real article, warmed up."""
+    assistant = article_app.assistant
     assistant.warm_up()
     return assistant

@@ -9,6 +9,7 @@ import pytest
 from assistant import question as q
 from assistant.answer import english_figures
 from assistant.errors import InvalidQuestionError
+from ingest.text.width import language
 from tests.conftest import ARTICLE
 
 SOURCE = re.sub(r"\s+", "", ARTICLE.read_text(encoding="utf-8"))
@@ -34,7 +35,7 @@ def test_kind_language_and_splitting():
     assert q.kind("什么时候成立的？") == "date"
     assert q.kind("有哪些园区？") == "list"
     assert q.kind("When was it set up?") == "date"
-    assert q.language("How many?") == "en" and q.language("多少") == "zh"
+    assert language("How many?") == "en" and language("多少") == "zh"
     assert q.split_questions("下设几个子公司？平台公司资产总额是多少？") == [
         "下设几个子公司？",
         "平台公司资产总额是多少？",

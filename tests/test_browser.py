@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.ui_support import XSS_QUESTION, XSS_TITLE, build_mini, running_app
+from tests.ui_support import XSS_QUESTION, XSS_TITLE, build_mini, running_app, variant
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -43,10 +43,10 @@ if not CHROMIUM.exists():
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Two servers over one assistant: with an admin password, and without one."""
     root = tmp_path_factory.mktemp("browser")
-    settings, assistant = build_mini(root, xss_article=True, admin_password=PASSWORD)
-    public = settings.model_copy(update={"admin_password": None})
-    with running_app(assistant, settings, stream_delay=0.02) as admin_url:
-        with running_app(assistant, public) as public_url:
+    app = build_mini(root, xss_article=True, admin_password=PASSWORD)
+    settings = app.settings
+    with running_app(app, stream_delay=0.02) as admin_url:
+        with running_app(variant(app, admin_password=None)) as public_url:
             yield {"admin": admin_url, "public": public_url, "settings": settings}
 
 
@@ -147,7 +147,7 @@ def test_question_gets_an_answer_with_a_citation_card(page: Any, served: dict, t
     with page.expect_download() as info:
         page.locator("#download-conversation").click()
     briefing = Path(info.value.path()).read_text(encoding="utf-8")
-    assert briefing.startswith("# 青岛开发区改革问答 · Briefing")
+    assert briefing.startswith("# 海港新区简报问答 · Briefing")
     assert (
         "## 1. 海港新区新引进重点项目多少个？" in briefing and "## 4. 火星上有多少人？" in briefing
     )

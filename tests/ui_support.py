@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import FIXTURES, make_settings
+from tests.conftest import FIXTURES, make_app
 
 # An article whose title and text try to run script in the page; it must show up as text.
 XSS_TITLE = "<img src=x onerror=window.__xss=2>灯塔岛简报"
@@ -30,20 +30,24 @@ MINI_QUESTIONS = [
 ]
 
 
-def build_mini(root: Path, xss_article: bool = False, **overrides: object) -> tuple[Any, Any]:
-    """Settings and a warmed-up real assistant over a copy of the mini corpus under root."""
-    from assistant.app import build_assistant, run_ingest
-
+def build_mini(root: Path, xss_article: bool = False, **overrides: object) -> Any:
+    """The real app over a copy of the mini corpus under root, ingested, assistant warmed up."""
     knowledge = root / "knowledge"
     shutil.copytree(FIXTURES / "mini", knowledge)
     if xss_article:
         (knowledge / "xss.md").write_text(XSS_ARTICLE, encoding="utf-8")
-    settings = make_settings(root / "data", knowledge, **overrides)
-    summary = run_ingest(settings)
+    app = make_app(root / "data", knowledge, **overrides)
+    summary = app.ingest()
     assert summary.exit_code == 0, summary.lines()
-    assistant = build_assistant(settings)
-    assistant.warm_up()
-    return settings, assistant
+    app.assistant.warm_up()
+    return app
+
+
+def variant(app: Any, **updates: object) -> Any:
+    """An app over the same data and knowledge, with some settings changed."""
+    from assistant.app import build_app
+
+    return build_app(app.settings.model_copy(update=updates))
 
 
 def free_port() -> int:
@@ -54,13 +58,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_app(assistant: Any, settings: Any, stream_delay: float = 0.0) -> Iterator[str]:
+def running_app(app: Any, stream_delay: float = 0.0) -> Iterator[str]:
     """Serve the real app on a free 127.0.0.1 port, as `zone-assistant serve` does; yield its URL."""
     from assistant.ui import configure_queue, create_app, launch_kwargs
 
-    demo = configure_queue(create_app(assistant, settings, stream_delay=stream_delay))
+    demo = configure_queue(create_app(app, stream_delay=stream_delay))
     port = free_port()
-    options = {**launch_kwargs(settings), "quiet": True}
+    options = {**launch_kwargs(app.settings), "quiet": True}
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, **options)
     try:
         yield f"http://127.0.0.1:{port}/"

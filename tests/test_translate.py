@@ -1,0 +1,45 @@
+"""English and paraphrased questions reach the corpus's own words (CC-CEDICT + the glossary)."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.translate import QueryTranslator, glossary_phrases
+
+VOCAB = frozenset("资金 经费 款项 项目 树木 步道 公园 道路 平台公司".split())
+GLOSSARY = {"platform company|platform companies": ["平台公司"], "park": ["公园"]}
+
+
+@pytest.fixture(scope="module")
+def translator() -> QueryTranslator:
+    return QueryTranslator(lambda: VOCAB, GLOSSARY)
+
+
+def test_glossary_phrases_longest_first():
+    assert glossary_phrases(GLOSSARY) == [
+        ("platform companies", ("平台公司",)),
+        ("platform company", ("平台公司",)),
+        ("park", ("公园",)),
+    ]
+
+
+def test_english_keywords_map_to_corpus_words(translator: QueryTranslator):
+    groups = translator.groups("How many trees were planted in the park by platform companies?")
+    assert groups == [frozenset({"平台公司"}), frozenset({"公园"}), frozenset({"树木"})]
+    assert translator.groups("twelve km, 2021") == [frozenset({"12"}), frozenset({"2021"})]
+    assert translator.to_chinese("How many trees are in the park?") == "公园 树木"
+
+
+def test_words_no_article_uses_reach_synonyms_the_corpus_uses(translator: QueryTranslator):
+    assert translator.synonyms("种树") == frozenset({"树木"})
+    assert translator.synonyms("小路") == frozenset({"步道", "道路"})
+    assert translator.expand_chinese("公园种树了吗？") == "树木"
+    assert translator.expand_chinese("资金到位了吗？") == ""  # a corpus word needs no detour
+
+
+def test_the_lookup_follows_the_corpus_vocabulary():
+    vocab = {"words": frozenset({"树木"})}
+    translator = QueryTranslator(lambda: vocab["words"])
+    assert translator.to_chinese("trees and roads") == "树木"
+    vocab["words"] = frozenset({"树木", "道路"})  # a new article: a new vocabulary object
+    assert translator.to_chinese("trees and roads") == "树木 道路"
