@@ -19,9 +19,9 @@ from typing import Any
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-from assistant.errors import AssistantError
 from assistant.schema import Answer, Citation, Context
 from assistant.settings import Settings
+from eval.errors import EvalError
 
 logger = logging.getLogger(__name__)
 
@@ -86,11 +86,11 @@ def load_documents(settings: Settings) -> list[Document]:
     from ingest.load import LoadError, load_file
     from ingest.pipeline import discover, source_name
 
-    files, _, _ = discover([settings.knowledge_dir])
+    files, _, _ = discover([settings.knowledge_dir], exclude=[settings.profile_path])
     documents = []
     for path in files:
         try:
-            loaded = load_file(path, int(settings.max_file_mb * 1_000_000))
+            loaded = load_file(path, settings.max_file_bytes)
         except LoadError as exc:
             logger.info("textbook baseline skips %s: %s", path, exc)
             continue
@@ -99,19 +99,17 @@ def load_documents(settings: Settings) -> list[Document]:
     return documents
 
 
-def build_textbook(settings: Settings, embeddings: Embeddings) -> TextbookPipeline:
-    """Split and embed the knowledge folder into a fresh in-memory Chroma collection."""
-    import chromadb
+def build_textbook(settings: Settings, client: Any, embeddings: Embeddings) -> TextbookPipeline:
+    """Split and embed the knowledge folder into a fresh collection of an in-memory client."""
     from langchain_chroma import Chroma
 
     documents = load_documents(settings)
     if not documents:
-        raise AssistantError(
+        raise EvalError(
             f"no readable files in {settings.knowledge_dir} for the textbook baseline; "
             "set ASSISTANT_KNOWLEDGE_DIR"
         )
     chunks = split_documents(documents)
-    client = chromadb.EphemeralClient(settings=chromadb.config.Settings(anonymized_telemetry=False))
     store = Chroma(
         collection_name=f"textbook-{uuid.uuid4().hex[:12]}",
         embedding_function=embeddings,

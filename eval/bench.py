@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import resource
 import statistics
@@ -10,7 +9,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from assistant.app import App, build_app
 from assistant.settings import Settings
+from ingest.text.sentences import split_sentences
 
 ARTICLE = Path(__file__).resolve().parent.parent / "knowledge" / "000_a43dbe5c9c0e2b82.txt"
 
@@ -26,7 +27,6 @@ def synthetic_corpus(folder: Path, chunks: int, per_file: int = 100, seed: int =
     Each paragraph is 2 sentences of the real article (about 100-250 characters), so with the
     default chunk size every paragraph becomes one chunk. Returns the number of files written.
     """
-    from ingest.chunk import split_sentences
     from ingest.load import load_file
     from ingest.normalize import normalize
 
@@ -53,16 +53,16 @@ def synthetic_corpus(folder: Path, chunks: int, per_file: int = 100, seed: int =
 
 def bench_ingest(settings: Settings, chunks: int, workdir: Path) -> dict[str, Any]:
     """Ingest a synthetic corpus; compare with raw `encode` of the same texts in the same run."""
-    from assistant.app import build_embeddings, build_index, run_ingest
     from ingest.chunk import chunk_document
-    from ingest.index import retrieval_text
     from ingest.load import load_file
     from ingest.normalize import normalize
+    from ingest.store import retrieval_text
 
     corpus = workdir / "corpus"
     files = synthetic_corpus(corpus, chunks)
     settings = settings.model_copy(update={"data_dir": workdir / "data", "knowledge_dir": corpus})
-    embeddings = build_embeddings(settings, threads=os.cpu_count() or 1)  # as ingest does
+    app = build_app(settings)
+    embeddings = app.embeddings("ingest")  # as ingest does
     embeddings.warm_up()
     embeddings.embed_documents(["预热"] * 8)
 
@@ -85,10 +85,9 @@ def bench_ingest(settings: Settings, chunks: int, workdir: Path) -> dict[str, An
     raw_seconds = time.perf_counter() - started
     rss_after_raw = peak_rss_mb()
 
-    index = build_index(settings)
-    first = run_ingest(settings, index=index)
+    first = app.ingest()
     rss_after_ingest = peak_rss_mb()
-    second = run_ingest(settings, index=index)
+    second = app.ingest()
     raw_rate = len(texts) / raw_seconds
     rate = first.chunks_written / first.seconds
     return {
@@ -107,19 +106,17 @@ def bench_ingest(settings: Settings, chunks: int, workdir: Path) -> dict[str, An
     }
 
 
-def bench_answer(settings: Settings, questions: list[str], repeat: int = 3) -> dict[str, Any]:
+def bench_answer(app: App, questions: list[str], repeat: int = 3) -> dict[str, Any]:
     """Warm `ask` latency against one bare Chroma similarity search with the same model."""
     from langchain_chroma import Chroma
 
-    from assistant.app import build_assistant, build_embeddings, build_index
-
-    index = build_index(settings)
-    assistant = build_assistant(settings, index=index)
+    settings = app.settings
+    assistant = app.assistant
     assistant.warm_up()
     store = Chroma(
-        client=index.client,
-        collection_name=index.name,
-        embedding_function=build_embeddings(settings),
+        client=app.index.store.client,
+        collection_name=app.index.store.name,
+        embedding_function=app.embeddings("query"),
         create_collection_if_not_exists=False,
     )
     for text in questions[:3]:  # warm both paths

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from eval.matching import extract_numbers, match_fact, normalize, same_quantity
+from ingest.text.markers import strip_markers
 
 Metrics = dict[str, float | int | None]
-
-# Citation markers such as [1], [1,2], [1-3] or 【2】 are not numbers of the answer.
-_CITATION_MARKER = re.compile(r"[\[［【]\s*\d+(?:\s*[,，、\-–]\s*\d+)*\s*[\]］】]")
+# The quality metrics of `summarize` (latency is timing, not quality): what limits and diffs use.
+QUALITY_METRICS = (
+    "fact_accuracy", "citation_support", "negative_rejection", "false_refusal",
+    "hit@1", "hit@3", "hit@5", "mrr",
+)  # fmt: skip
 
 _RECORD_KEYS = ("answerable", "refused", "correct", "rank", "citation_ok", "latency_ms")
 
@@ -79,7 +81,7 @@ def citation_supported(
     chunk_numbers = extract_numbers(cited_chunk_text)
     return all(
         any(same_quantity(number, known) for known in chunk_numbers)
-        for number in extract_numbers(_CITATION_MARKER.sub("", sentence))
+        for number in extract_numbers(strip_markers(sentence))
     )
 
 

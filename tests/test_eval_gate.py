@@ -11,19 +11,21 @@ from pathlib import Path
 
 import pytest
 
-from eval.report import render_targets
-from eval.runner import DEFAULT_DATASET, DEFAULT_THRESHOLDS, load_limits, run_cli
+from eval.dataset import DEFAULT_DATASET
+from eval.gate import load_limits
+from eval.render import render_targets
+from eval.runner import DEFAULT_THRESHOLDS, run_cli
 
 
 @pytest.mark.integration
 def test_eval_meets_every_threshold(
-    article_settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    article_app, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "eval-out"
     limits = load_limits(DEFAULT_THRESHOLDS)
     with capsys.disabled():  # the table goes straight to the CI log
         print(f"\n=== eval on the real article ({DEFAULT_DATASET.name}); report in {out} ===")
-        code = run_cli(article_settings, None, out, None)
+        code = run_cli(article_app, None, out, None)
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
 
     # The targets: reported in the CI log, never asserted.

@@ -12,36 +12,25 @@ from click.testing import CliRunner
 
 from assistant.cli import main
 from assistant.schema import Answer, Citation, Context
-from eval.metrics import summarize
-from eval.report import (
+from eval.chart import render_svg
+from eval.dataset import load_dataset
+from eval.diff import diff_reports
+from eval.errors import EvalError
+from eval.gate import (
     Threshold,
-    build_report,
     check_thresholds,
-    diff_reports,
     gate_passed,
-    miss_reasons,
-    render_diff,
-    render_gate,
-    render_markdown,
-    render_svg,
-    render_table,
-    render_targets,
-    strip_timings,
-)
-from eval.runner import (
-    DEFAULT_THRESHOLDS,
-    EvalError,
-    carrying_sentences,
-    load_dataset,
     load_limits,
-    load_report,
     load_targets,
     load_thresholds,
-    make_record,
-    run_cli,
-    run_eval,
-    strip_markers,
 )
+from eval.judge import carrying_sentences, make_record
+from eval.markdown import render_markdown
+from eval.metrics import summarize
+from eval.render import render_diff, render_gate, render_table, render_targets
+from eval.report import build_report, load_report, miss_reasons, strip_timings
+from eval.runner import DEFAULT_THRESHOLDS, run_cli, run_eval
+from ingest.text.markers import strip_markers
 
 CHUNK_A = "中电光谷招商落户（含注册）各类市场主体1900余家，投资超千万元的600余家。"
 CHUNK_B = "2020年10月，与属地辛安街道共同研究制定了全面深度协同作战“18条意见”。"
@@ -702,9 +691,10 @@ class StubSystem:
 @pytest.fixture()
 def stub_systems(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
     """run_cli with stub systems instead of the real assistant and textbook pipeline."""
-    monkeypatch.setattr("assistant.app.build_assistant", lambda settings: StubSystem())
-    monkeypatch.setattr("assistant.app.build_embeddings", lambda settings: None)
-    monkeypatch.setattr("eval.baseline.build_textbook", lambda settings, emb: StubSystem())
+    monkeypatch.setattr("assistant.app.App.assistant", property(lambda app: StubSystem()))
+    monkeypatch.setattr("assistant.app.App.embeddings", lambda app, purpose="query": None)
+    monkeypatch.setattr("assistant.app.App.scratch_client", lambda app: None)
+    monkeypatch.setattr("eval.baseline.build_textbook", lambda settings, client, emb: StubSystem())
     return {"ASSISTANT_DATA_DIR": str(tmp_path / "data")}
 
 
@@ -821,7 +811,7 @@ STRICT = "[thresholds]\nfact_accuracy = { min = 0.90 }\n"
 
 @pytest.mark.integration
 def test_two_runs_give_identical_reports_and_the_gate_decides_the_exit_code(
-    article_settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    article_app, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     dataset = write_lines(tmp_path / "small.jsonl", SMALL_DATASET)
     lenient, strict = tmp_path / "lenient.toml", tmp_path / "strict.toml"
@@ -829,8 +819,8 @@ def test_two_runs_give_identical_reports_and_the_gate_decides_the_exit_code(
     strict.write_text(STRICT, encoding="utf-8")
     first, second = tmp_path / "one", tmp_path / "two"
     # A missed target never changes the exit code.
-    assert run_cli(article_settings, dataset, first, None, thresholds=lenient) == 0
-    assert run_cli(article_settings, dataset, second, None, thresholds=lenient) == 0
+    assert run_cli(article_app, dataset, first, None, thresholds=lenient) == 0
+    assert run_cli(article_app, dataset, second, None, thresholds=lenient) == 0
     reports = [json.loads((d / "report.json").read_text(encoding="utf-8")) for d in (first, second)]
     assert strip_timings(reports[0]) == strip_timings(reports[1])
     assert reports[0]["gate"]["passed"] is True
@@ -854,7 +844,7 @@ def test_two_runs_give_identical_reports_and_the_gate_decides_the_exit_code(
     # A gate floor of 0.90 cannot be met with a question designed to miss: exit 1.
     third = tmp_path / "three"
     capsys.readouterr()
-    assert run_cli(article_settings, dataset, third, first / "report.json", thresholds=strict) == 1
+    assert run_cli(article_app, dataset, third, first / "report.json", thresholds=strict) == 1
     report = json.loads((third / "report.json").read_text(encoding="utf-8"))
     assert report["gate"]["passed"] is False
     assert "targets" not in report

@@ -1,0 +1,79 @@
+"""Eval datasets: JSON lines of questions with their expected facts and evidence, validated."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from eval.errors import EvalError
+
+EVAL_DIR = Path(__file__).resolve().parent
+DEFAULT_DATASET = EVAL_DIR / "dataset.jsonl"
+NEGATIVE = "negative"
+
+
+def _row_problem(row: Any, seen: Mapping[str, int]) -> str | None:
+    """What is wrong with one parsed dataset line, or None."""
+    if not isinstance(row, dict):
+        return "expected a JSON object"
+    missing = [k for k in ("id", "question", "type", "facts", "evidence") if k not in row]
+    if missing:
+        return "missing " + ", ".join(repr(k) for k in missing)
+    for key in ("id", "question", "type"):
+        if not isinstance(row[key], str) or not row[key].strip():
+            return f"{key!r} must be a non-empty string"
+    if row["id"] in seen:
+        return f"duplicate id {row['id']!r} (first on line {seen[row['id']]})"
+    if row["type"] == "overall":
+        return "'overall' is reserved and cannot be a type"
+    facts = row["facts"]
+    if not isinstance(facts, list) or not all(
+        isinstance(f, list) and f and all(isinstance(a, str) and a.strip() for a in f)
+        for f in facts
+    ):
+        return "'facts' must be a list of facts, each a non-empty list of non-empty strings"
+    if row["type"] == NEGATIVE and facts:
+        return "a negative question must have no facts"
+    if row["type"] != NEGATIVE and not facts:
+        return "'facts' is empty; only type 'negative' questions have no facts"
+    evidence = row["evidence"]
+    if facts and (not isinstance(evidence, str) or not evidence.strip()):
+        return "an answerable question needs 'evidence' (a non-empty string)"
+    history = row.get("history", [])
+    if not isinstance(history, list) or not all(
+        isinstance(t, dict) and isinstance(t.get("question"), str) and t["question"].strip()
+        for t in history
+    ):
+        return "'history' must be a list of objects with a non-empty 'question'"
+    return None
+
+
+def load_dataset(path: Path) -> list[dict[str, Any]]:
+    """Read and validate a JSONL eval dataset; raise EvalError naming the line and the problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise EvalError(f"dataset file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalError(f"cannot read dataset file {path}: {type(exc).__name__}") from None
+    rows: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise EvalError(
+                f"{path} line {number}: invalid JSON ({exc.msg} at column {exc.colno})"
+            ) from None
+        problem = _row_problem(row, seen)
+        if problem:
+            raise EvalError(f"{path} line {number}: {problem}")
+        seen[row["id"]] = number
+        rows.append(row)
+    if not rows:
+        raise EvalError(f"dataset file {path} has no questions")
+    return rows

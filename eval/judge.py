@@ -1,0 +1,110 @@
+"""Judge one answer against its dataset row: facts, evidence rank, citation support.
+
+Per question: `rank` is where the evidence sits among the retrieved chunks; `correct` whether the
+answer (citation markers removed) states every expected fact, False when an answerable question is
+refused; `citation_ok` whether every citation is supported, None for refusals and negatives.
+
+A citation [n] is supported when its quote occurs verbatim (ignoring whitespace) in the chunk it
+names, that chunk is among the retrieved ones, and every answer sentence carrying [n] is
+supported by the chunk under `eval.metrics.citation_supported`: the chunk holds the evidence or
+every expected fact, or, for a sentence that states only some of the facts (one part of a
+multi-part answer), every fact that sentence states; and always every number of the sentence.
+The sentence carrying [n] is the answer text between the previous marker (or sentence end) and
+[n]; when the answer has no [n] (the textbook pipeline's), the citation's quote stands for it.
+An answered question that cites nothing is unsupported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from assistant.schema import Answer
+from eval.matching import match_fact, normalize
+from eval.metrics import citation_supported, evidence_rank
+from ingest.text.markers import marker_runs, strip_markers
+
+_SENTENCE_END = re.compile(r"[。！？!?；;]|\.(?=\s)")
+_TRAILING_END = re.compile(r"[\s。！？!?；;.]+$")
+
+
+def carrying_sentences(answer: str) -> dict[int, list[str]]:
+    """For each marker number, the answer sentences that carry it (see the module docstring)."""
+    out: dict[int, list[str]] = {}
+    previous = 0
+    for start, end, numbers in marker_runs(answer):
+        segment = _TRAILING_END.sub("", answer[previous:start])
+        ends = list(_SENTENCE_END.finditer(segment))
+        sentence = (segment[ends[-1].end() :] if ends else segment).strip() or segment.strip()
+        for n in numbers:
+            out.setdefault(n, []).append(sentence)
+        previous = end
+    return out
+
+
+def sentence_supported(
+    sentence: str, chunk: str, evidence: str | None, facts: Sequence[Sequence[str]]
+) -> bool:
+    """The chunk supports the sentence: evidence or all facts, or every fact the sentence states."""
+    if citation_supported(sentence, chunk, evidence, facts):
+        return True
+    stated = [f for f in facts if match_fact(sentence, f) == "match"]
+    return bool(stated) and citation_supported(sentence, chunk, None, stated)
+
+
+def judge_citations(
+    answer: Answer, row: Mapping[str, Any]
+) -> tuple[bool | None, list[dict[str, Any]]]:
+    """citation_ok for the record, and each citation with its verdict."""
+    if answer.refused or not row["facts"]:
+        return None, [
+            {"n": c.n, "chunk_id": c.chunk_id, "quote": c.quote, "supported": None}
+            for c in answer.citations
+        ]
+    contexts = {c.chunk_id: c.text for c in answer.contexts}
+    sentences = carrying_sentences(answer.answer)
+    judged = []
+    for c in answer.citations:
+        chunk = contexts.get(c.chunk_id)
+        ok = (
+            chunk is not None
+            and bool(normalize(c.quote))
+            and normalize(c.quote) in normalize(chunk)
+            and all(
+                sentence_supported(s, chunk, row["evidence"], row["facts"])
+                for s in sentences.get(c.n) or [c.quote]
+            )
+        )
+        judged.append({"n": c.n, "chunk_id": c.chunk_id, "quote": c.quote, "supported": ok})
+    return (bool(judged) and all(j["supported"] for j in judged)), judged
+
+
+def make_record(row: Mapping[str, Any], answer: Answer) -> dict[str, Any]:
+    """The per-question record: what `summarize` needs plus what the report shows."""
+    answerable = bool(row["facts"])
+    texts = [c.text for c in answer.contexts]
+    plain = strip_markers(answer.answer)
+    verdicts = [match_fact(plain, f) for f in row["facts"]]
+    citation_ok, citations = judge_citations(answer, row)
+    correct = (not answer.refused and all(v == "match" for v in verdicts)) if answerable else None
+    return {
+        "id": row["id"],
+        "type": row["type"],
+        "lang": row.get("lang", ""),
+        "question": row["question"],
+        "history": [turn["question"] for turn in row.get("history", [])],
+        "standalone": answer.standalone_question,
+        "facts": row["facts"],
+        "evidence": row["evidence"],
+        "answerable": answerable,
+        "refused": answer.refused,
+        "answer": answer.answer,
+        "fact_verdicts": verdicts,
+        "correct": correct,
+        "rank": evidence_rank(row["evidence"], texts) if answerable else None,
+        "citation_ok": citation_ok,
+        "citations": citations,
+        "contexts": [{"chunk_id": c.chunk_id, "text": c.text} for c in answer.contexts],
+        "latency_ms": answer.latency_ms,
+    }
