@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-LLM_STAMP := $(VENV)/.installed-llm-server
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
@@ -34,13 +33,7 @@ browser:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	  else echo "browser test needs: sudo apt-get install chromium fonts-noto-cjk"; fi; }
 
-# The LLM tests run a real llama.cpp server; its package compiles once (minutes), so only the
-# test target installs it.
-$(LLM_STAMP): $(STAMP)
-	$(BIN)/python -m pip install -q -e '.[dev,llm-server]'
-	touch $(LLM_STAMP)
-
-test: setup $(LLM_STAMP) browser
+test: setup browser
 	$(BIN)/python -m pytest
 
 lint: setup

