@@ -11,6 +11,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from assistant.app import App
@@ -80,6 +81,11 @@ def create_app(app: App, stream_delay: float = STREAM_DELAY_S) -> Any:
 
 def _chat_tab(gr: Any, chat: ChatController, profile: KnowledgeProfile) -> None:
     """The chat tab's components and events (all private: the public API is `ask` only)."""
+    _chat_events(gr, chat, _chat_components(gr, profile))
+
+
+def _chat_components(gr: Any, profile: KnowledgeProfile) -> SimpleNamespace:
+    """The chat tab's components, laid out; the profile gives the placeholder and examples."""
     turns = gr.State([])
     chatbot = gr.Chatbot(
         label="对话 · Chat",
@@ -119,7 +125,15 @@ def _chat_tab(gr: Any, chat: ChatController, profile: KnowledgeProfile) -> None:
         gr.Examples(
             examples, inputs=box, label="示例问题 · Example questions", api_visibility="private"
         )
+    return SimpleNamespace(
+        turns=turns, chatbot=chatbot, box=box, send=send, retry=retry, clear=clear,
+        download_all=download_all, download_one=download_one,
+    )  # fmt: skip
 
+
+def _chat_events(gr: Any, chat: ChatController, ui: SimpleNamespace) -> None:
+    """Wire the chat's events: answering ones share the answer queue, all are private."""
+    turns, chatbot, box = ui.turns, ui.chatbot, ui.box
     answering: dict[str, Any] = {
         "api_visibility": "private",
         "concurrency_id": ANSWER_GROUP,
@@ -148,14 +162,14 @@ def _chat_tab(gr: Any, chat: ChatController, profile: KnowledgeProfile) -> None:
     outputs = [box, chatbot, turns]
     events = [
         box.submit(chat.respond, [box, turns], outputs, **answering),
-        send.click(chat.respond, [box, turns], outputs, **answering),
-        retry.click(chat.retry, [turns], outputs, **answering),
+        ui.send.click(chat.respond, [box, turns], outputs, **answering),
+        ui.retry.click(chat.retry, [turns], outputs, **answering),
         chatbot.retry(on_retry, [turns], outputs, **answering),
-        clear.click(chat.clear, None, outputs, **private),
+        ui.clear.click(chat.clear, None, outputs, **private),
         chatbot.clear(chat.clear, None, outputs, **private),
     ]
     for event in events:  # keep the Markdown downloads in step with the conversation
-        event.then(downloads, [turns], [download_all, download_one], **private)
+        event.then(downloads, [turns], [ui.download_all, ui.download_one], **private)
     chatbot.like(on_like, [turns], [turns], **private)
 
 

@@ -14,7 +14,7 @@ import click
 from assistant.schema import Answer
 from assistant.settings import Settings
 from eval.dataset import DEFAULT_DATASET, EVAL_DIR, load_dataset
-from eval.gate import check_thresholds, load_limits
+from eval.gate import Limits, check_thresholds, load_limits
 from eval.judge import make_record
 from eval.metrics import summarize
 from eval.render import render_diff, render_gate, render_table, render_targets
@@ -87,35 +87,54 @@ def run_cli(
         textbook.close()
     finished = time.perf_counter()
 
-    summaries = {"assistant": summarize(records), "textbook": summarize(textbook_records)}
-    report = build_report(
+    report = _report(
+        app, dataset, rows, {"assistant": records, "textbook": textbook_records}, limits,
+        timing={"warm_up_s": warmed - started, "assistant_s": asked - warmed,
+                "textbook_s": finished - asked},
+        earlier=earlier, earlier_name=str(baseline or ""),
+        textbook=f"{DESCRIPTION}, k={settings.k}, {textbook.chunks} chunks",
+    )  # fmt: skip
+    target = next((t.target for t in limits.targets if t.metric == "fact_accuracy"), None)
+    path = write_report(out, report, target)
+    _print(report, f"{len(rows)} questions in {finished - started:.1f}s; report: {path} "
+           "(and report.json, accuracy.svg)")
+    return 0 if report["gate"]["passed"] else 1
+
+
+def _report(
+    app: App,
+    dataset: Path,
+    rows: Sequence[Mapping[str, Any]],
+    records: dict[str, list[dict[str, Any]]],
+    limits: Limits,
+    *,
+    timing: dict[str, float],
+    earlier: dict[str, Any] | None,
+    earlier_name: str,
+    textbook: str,
+) -> dict[str, Any]:
+    """The report of one run: summaries, gate and targets, and the diff to an earlier one."""
+    summaries = {name: summarize(recs) for name, recs in records.items()}
+    overall = summaries["assistant"]["overall"]
+    return build_report(
         dataset={
             "path": str(dataset),
             "questions": len(rows),
             "sha256": hashlib.sha256(dataset.read_bytes()).hexdigest(),
         },
         system={
-            "assistant": assistant.description,
-            "textbook": f"{DESCRIPTION}, k={settings.k}, {textbook.chunks} chunks",
-            "settings": _settings_info(settings),
+            "assistant": app.description,
+            "textbook": textbook,
+            "settings": _settings_info(app.settings),
         },
         summaries=summaries,
-        records={"assistant": records, "textbook": textbook_records},
-        gate=check_thresholds(summaries["assistant"]["overall"], limits.gate),
-        targets=check_thresholds(summaries["assistant"]["overall"], limits.targets),
-        timing={
-            "warm_up_s": warmed - started,
-            "assistant_s": asked - warmed,
-            "textbook_s": finished - asked,
-        },
+        records=records,
+        gate=check_thresholds(overall, limits.gate),
+        targets=check_thresholds(overall, limits.targets),
+        timing=timing,
         earlier=earlier,
-        earlier_name=str(baseline or ""),
+        earlier_name=earlier_name,
     )
-    target = next((t.target for t in limits.targets if t.metric == "fact_accuracy"), None)
-    path = write_report(out, report, target)
-    _print(report, f"{len(rows)} questions in {finished - started:.1f}s; report: {path} "
-           "(and report.json, accuracy.svg)")
-    return 0 if report["gate"]["passed"] else 1
 
 
 def _print(report: dict[str, Any], closing: str) -> None:
