@@ -86,7 +86,7 @@ def load_documents(settings: Settings) -> list[Document]:
     from ingest.load import LoadError, load_file
     from ingest.pipeline import discover, source_name
 
-    files, _, _ = discover([settings.knowledge_dir], exclude=[settings.profile_path])
+    files = discover([settings.knowledge_dir], exclude=[settings.profile_path]).files
     documents = []
     for path in files:
         try:

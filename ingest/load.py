@@ -42,10 +42,13 @@ def load_file(path: Path, max_bytes: int) -> LoadedFile:
             f"unsupported file type {suffix or '(none)'}; "
             f"supported: {', '.join(SUPPORTED_EXTENSIONS)}"
         )
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise LoadError(f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit")
-    data = path.read_bytes()
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise LoadError(f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise LoadError(f"cannot read file ({exc.strerror or type(exc).__name__})") from None
     if not data.strip():
         raise LoadError("file is empty")
     raw_hash = hashlib.sha256(data).hexdigest()

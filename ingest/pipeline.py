@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -89,33 +90,62 @@ def source_name(path: Path, knowledge_dir: Path) -> str:
         return resolved.as_posix()
 
 
-def discover(
-    paths: Sequence[Path], exclude: Sequence[Path] = ()
-) -> tuple[list[Path], list[FileOutcome], list[Path]]:
-    """Expand folders into files; return (files, failures for missing paths, scanned folders).
+@dataclass
+class Discovery:
+    """What a scan of the given paths found: the files, the paths that failed, and the folders
+    listed in full (only under those may a document be taken for deleted)."""
 
-    Hidden files, each folder's profile and the `exclude` paths are left out.
+    files: list[Path] = field(default_factory=list)
+    failures: list[FileOutcome] = field(default_factory=list)
+    complete: list[Path] = field(default_factory=list)
+
+
+def discover(paths: Sequence[Path], exclude: Sequence[Path] = ()) -> Discovery:
+    """Expand folders into files; hidden files, each folder's profile and `exclude` are left out.
+
+    A folder that cannot be listed in full, or that holds no file at all, is a failure and is
+    not listed as complete: a read error or an emptied mount never reads as "every article was
+    deleted".
     """
     skipped = {p.resolve() for p in exclude}
-    files: list[Path] = []
-    failures: list[FileOutcome] = []
-    folders: list[Path] = []
+    found = Discovery()
     for path in paths:
         if path.is_dir():
-            folders.append(path)
             skipped.add((path / PROFILE_FILE).resolve())
-            files.extend(
-                p
-                for p in sorted(path.rglob("*"))
-                if p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-                and p.resolve() not in skipped
-            )
+            files, error = _walk(path, skipped)
+            found.files.extend(files)
+            if error:
+                found.failures.append(FileOutcome(str(path), "failed", reason=error))
+            elif not files:
+                reason = "folder holds no articles; nothing was removed from the index"
+                found.failures.append(FileOutcome(str(path), "failed", reason=reason))
+            else:
+                found.complete.append(path)
         elif path.exists():
-            files.append(path)
+            found.files.append(path)
         else:
-            failures.append(FileOutcome(str(path), "failed", reason="no such file or folder"))
-    return files, failures, folders
+            found.failures.append(FileOutcome(str(path), "failed", reason="no such file or folder"))
+    return found
+
+
+def _walk(folder: Path, skipped: set[Path]) -> tuple[list[Path], str]:
+    """The visible files below folder, sorted, and the first listing error ('' if none).
+
+    Written with os.walk because Path.rglob silently skips folders it cannot read.
+    """
+    errors: list[OSError] = []
+    files = []
+    for root, dirs, names in os.walk(folder, onerror=errors.append):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in names:
+            path = Path(root) / name
+            if not name.startswith(".") and path.resolve() not in skipped:
+                files.append(path)
+    if errors:
+        where = errors[0].filename or folder
+        cause = errors[0].strerror or type(errors[0]).__name__
+        return files, f"cannot read {where} ({cause}); nothing under it was removed from the index"
+    return sorted(files), ""
 
 
 def ingest_paths(
@@ -134,16 +164,16 @@ def ingest_paths(
         index.reset()
     elif store.recorded_build() is not None:
         store.check_compatible(require_documents=False)
-    files, failures, folders = discover(paths, options.exclude)
-    summary.outcomes.extend(failures)
+    found = discover(paths, options.exclude)
+    summary.outcomes.extend(found.failures)
     manifest = store.documents()
-    pending, outcomes = _plan(files, manifest, options)
+    pending, outcomes = _plan(found.files, manifest, options)
     summary.outcomes.extend(outcomes)
     summary.chunks_written = _embed_and_write(index, embeddings, pending, options.window, progress)
     summary.outcomes.extend(FileOutcome(p.record.source, p.status, len(p.chunks)) for p in pending)
-    present = {source_name(path, options.knowledge_dir) for path in files}
+    present = {source_name(path, options.knowledge_dir) for path in found.files}
     for source in sorted(manifest):
-        if source not in present and _under(source, options.knowledge_dir, folders):
+        if source not in present and _gone(source, options.knowledge_dir, found.complete):
             store.remove_document(source)
             summary.outcomes.append(FileOutcome(source, "removed"))
     removed_orphans = store.collect_garbage()
@@ -203,9 +233,18 @@ def _chunked(
     return record, chunks
 
 
-def _under(source: str, knowledge_dir: Path, folders: Iterable[Path]) -> bool:
-    path = (knowledge_dir / source).resolve()
-    return any(path.is_relative_to(f.resolve()) for f in folders)
+def _gone(source: str, knowledge_dir: Path, folders: Iterable[Path]) -> bool:
+    """The source's file is known to be deleted: under a folder listed in full, and absent."""
+    path = knowledge_dir / source
+    if not any(path.resolve().is_relative_to(f.resolve()) for f in folders):
+        return False
+    try:
+        path.lstat()
+    except FileNotFoundError:
+        return True
+    except OSError:  # unreadable is not gone
+        return False
+    return False
 
 
 def _embed_and_write(

@@ -1,0 +1,102 @@
+"""Nothing indexed is lost by a read failure or a slip: unreadable, empty or missing knowledge
+folders and files are reported and remove nothing; only files known to be gone are removed.
+
+Permissions are real: root reads every file whatever its mode, so a test run as root starts the
+CLI without the two capabilities that allow that (setpriv, util-linux), as a normal user is.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, ROOT
+
+EXE = Path(sys.executable).with_name("zone-assistant")
+AS_USER = (
+    ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] if os.getuid() == 0 else []
+)
+
+
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The mini corpus ingested once by the CLI (each test works on a copy)."""
+    base = tmp_path_factory.mktemp("safety")
+    shutil.copytree(FIXTURES / "mini", base / "knowledge")
+    code, _, err = cli(base, "ingest")
+    assert code == 0, err
+    return base
+
+
+@pytest.fixture()
+def kb(ingested: Path, tmp_path: Path) -> Iterator[Path]:
+    """A copy of the ingested knowledge and data folders this test may break."""
+    for name in ("knowledge", "data"):
+        shutil.copytree(ingested / name, tmp_path / name)
+    yield tmp_path
+    for path in tmp_path.rglob("*"):  # let pytest clean up
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def cli(base: Path, *args: str) -> tuple[int, str, str]:
+    env = {
+        **os.environ,
+        "ASSISTANT_DATA_DIR": str(base / "data"),
+        "ASSISTANT_KNOWLEDGE_DIR": str(base / "knowledge"),
+    }
+    proc = subprocess.run(
+        [*AS_USER, str(EXE), *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def indexed(base: Path) -> list[str]:
+    """The sources of the committed documents (read in this process, after the CLI is done)."""
+    from tests.conftest import make_app
+
+    return sorted(make_app(base / "data", base / "knowledge").index.store.documents())
+
+
+@pytest.mark.integration
+def test_an_unreadable_knowledge_folder_removes_nothing(kb: Path):
+    (kb / "knowledge").chmod(0)
+    code, out, err = cli(kb, "ingest")
+    assert code == 2
+    assert f"failed: {kb / 'knowledge'}: cannot read {kb / 'knowledge'} (Permission denied); " \
+           "nothing under it was removed from the index" in err  # fmt: skip
+    assert "0 removed" in out
+    assert indexed(kb) == ["forest.md", "harbor.txt"]
+
+
+@pytest.mark.integration
+def test_an_unreadable_file_is_reported_and_kept(kb: Path):
+    (kb / "knowledge" / "harbor.txt").chmod(0)
+    code, out, err = cli(kb, "ingest")
+    assert code == 1
+    assert err.strip() == "failed: harbor.txt: cannot read file (Permission denied)"
+    assert "1 unchanged, 0 removed, 1 failed" in out
+    assert indexed(kb) == ["forest.md", "harbor.txt"]
+
+
+@pytest.mark.integration
+def test_an_empty_folder_removes_nothing_and_a_deleted_file_is_removed(kb: Path):
+    stash = kb / "stash"
+    stash.mkdir()
+    for name in ("harbor.txt", "forest.md"):
+        (kb / "knowledge" / name).rename(stash / name)
+    code, out, err = cli(kb, "ingest")
+    assert code == 2
+    assert err.strip() == (
+        f"failed: {kb / 'knowledge'}: folder holds no articles; nothing was removed from the index"
+    )
+    assert indexed(kb) == ["forest.md", "harbor.txt"]
+    (stash / "forest.md").rename(kb / "knowledge" / "forest.md")  # harbor.txt stays deleted
+    code, out, _ = cli(kb, "ingest")
+    assert code == 0 and "1 unchanged, 1 removed, 0 failed" in out
+    assert indexed(kb) == ["forest.md"]
