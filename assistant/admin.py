@@ -180,7 +180,8 @@ class KnowledgeAdmin:
         with self._lock:
             if not source or source not in self.index.store.documents():
                 return f"not found: {source or '(nothing selected)'}"
-            self.index.store.remove_document(source)
+            with self.index.writing() as store:
+                store.remove_document(source)
             folder = self.settings.knowledge_dir.resolve()
             path = (folder / source).resolve()
             if path.is_relative_to(folder) and path.is_file():

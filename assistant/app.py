@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,9 +20,10 @@ from assistant.profile import KnowledgeProfile, load_profile
 from assistant.retrieval import RerankingRetriever, build_retriever
 from assistant.settings import Settings
 from assistant.translate import QueryTranslator
+from ingest.generations import Generations
 from ingest.index import KnowledgeIndex
 from ingest.pipeline import IngestOptions, IngestSummary, Progress, ingest_paths
-from ingest.store import ChunkStore, open_client
+from ingest.store import open_embedded, open_server
 from ingest.text.tokens import tokenize
 
 if TYPE_CHECKING:
@@ -46,15 +47,17 @@ class App:
 
     @cached_property
     def index(self) -> KnowledgeIndex:
-        """The knowledge index (embedded Chroma, or a server via CHROMA_HOST)."""
+        """The knowledge index: embedded (published generations), or a server via CHROMA_HOST."""
         s = self.settings
-        client = self._client or open_client(s.chroma_dir, s.chroma_host, s.chroma_port)
         build_info = {
             "embedding_model": s.embedding_model,
             "chunk_size": s.chunk_size,
             "chunk_overlap": s.chunk_overlap,
         }
-        return KnowledgeIndex(ChunkStore(client, s.collection, build_info), s.lexical_dir)
+        index = partial(KnowledgeIndex, s.collection, build_info, s.lexical_dir)
+        if self._client is not None or s.chroma_host:
+            return index(client=self._client or open_server(str(s.chroma_host), s.chroma_port))
+        return index(generations=Generations(s.published_dir, s.chroma_dir, open_embedded))
 
     def embeddings(self, purpose: str = "query") -> SentenceTransformerEmbeddings:
         """The embedding model (loaded once per process): 'query' uses settings.query_threads
@@ -115,7 +118,7 @@ class App:
             max_question_chars=s.max_question_chars,
             warmers=warmers,
             translator=translator,
-            snapshot=index.store.pinned,
+            snapshot=index.pinned,
             rewriter=llm.rewrite if llm else None,
             query_translator=llm.translate if llm else None,
             description=self.description,

@@ -10,7 +10,7 @@ from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnableConfig
-from pydantic import ConfigDict, PrivateAttr
+from pydantic import ConfigDict
 
 from ingest.index import KnowledgeIndex
 from ingest.text.tokens import tokenize
@@ -31,26 +31,13 @@ class DenseRetriever(BaseRetriever):
     index: KnowledgeIndex
     embeddings: Embeddings
     k: int = 4
-    _store: Any = PrivateAttr(default=None)
-
-    def _vectorstore(self) -> Any:
-        """The langchain-chroma store, made once: building it parses settings (~13 ms)."""
-        if self._store is None:
-            from langchain_chroma import Chroma
-
-            self._store = Chroma(
-                client=self.index.store.client,
-                collection_name=self.index.store.name,
-                embedding_function=self.embeddings,
-                create_collection_if_not_exists=False,
-            )
-        return self._store
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
-        found = self._vectorstore().similarity_search_with_score(
-            query, k=self.k, filter=self.index.store.committed_filter()
+        store = self.index.store
+        found = store.vectorstore(self.embeddings).similarity_search_with_score(
+            query, k=self.k, filter=store.committed_filter()
         )
         # Cosine distance in [0, 2] becomes a similarity in [-1, 1].
         return [

@@ -88,8 +88,13 @@ class Settings(BaseSettings):
 
     @property
     def chroma_dir(self) -> Path:
-        """Where the embedded Chroma keeps its files."""
+        """The embedded Chroma store that ingest writes (only the writer opens it)."""
         return self.data_dir / "chroma"
+
+    @property
+    def published_dir(self) -> Path:
+        """Where the published copies of the embedded store live (what questions read)."""
+        return self.data_dir / "published"
 
     @property
     def lexical_dir(self) -> Path:

@@ -115,7 +115,7 @@ def bench_answer(app: App, questions: list[str], repeat: int = 3) -> dict[str, A
     assistant.warm_up()
     store = Chroma(
         client=app.index.store.client,
-        collection_name=app.index.store.name,
+        collection_name=app.index.name,
         embedding_function=app.embeddings("query"),
         create_collection_if_not_exists=False,
     )

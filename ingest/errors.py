@@ -20,3 +20,7 @@ class IndexMismatchError(UserError):
 
 class ChromaUnavailableError(UserError):
     """The Chroma server named by CHROMA_HOST/CHROMA_PORT cannot be reached."""
+
+
+class StoreDamagedError(UserError):
+    """The index's files cannot be opened (damaged): it must be rebuilt."""

@@ -1,30 +1,162 @@
 """The knowledge index: the Chroma store (chunks and manifest) and the lexical index built from it.
 
-A document becomes visible only when its manifest record is written, after all of its chunks:
-queries filter chunks by the committed document hashes, so they never see half a document, and
-chunks left behind by a killed ingest are invisible until the next run collects them.
+Two ways to keep it, one interface:
+- embedded (the default): writes go to a master store that only the writer opens, and readers
+  answer from published copies (ingest/generations.py), so an ingest in another process never
+  breaks a running server and every question sees one finished state;
+- a Chroma server (CHROMA_HOST): every process reads and writes the server's collections in
+  place; a document becomes visible when its manifest record is written, after all its chunks,
+  and queries admit only chunks of committed document versions.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 
+from ingest.errors import NoIndexError, StoreDamagedError
+from ingest.generations import Generation, Generations
 from ingest.lexical import LexicalIndex, LexicalStore
 from ingest.store import ChunkStore
+
+logger = logging.getLogger(__name__)
+
+Opener = Callable[[Path], Any]
 
 
 class KnowledgeIndex:
     """One collection's store and the BM25 index that matches its committed documents."""
 
-    def __init__(self, store: ChunkStore, lexical_dir: Path) -> None:
-        self.store = store
+    def __init__(
+        self,
+        name: str,
+        build_info: dict[str, Any],
+        lexical_dir: Path,
+        *,
+        client: Any | None = None,
+        generations: Generations | None = None,
+    ) -> None:
+        if (client is None) == (generations is None):
+            raise ValueError("give either a Chroma server client or the published generations")
+        self.name = name
+        self.build_info = build_info
         self.lexical_store = LexicalStore(lexical_dir)
+        self.generations = generations
+        self._server = ChunkStore(client, name, build_info) if client is not None else None
+        self._pinned: ContextVar[ChunkStore | None] = ContextVar(f"store-{id(self)}", default=None)
+        if generations is not None:
+            generations.warmer = self._warm
+
+    # --- reading -------------------------------------------------------------------------------
+
+    @property
+    def store(self) -> ChunkStore:
+        """The store of the question under way, else the latest published one."""
+        pinned = self._pinned.get()
+        if pinned is not None:
+            return pinned
+        with self._session() as store:
+            return store
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """One committed state for everything inside (one question), even if an ingest
+        publishes meanwhile."""
+        if self._pinned.get() is not None:
+            yield
+            return
+        with self._session() as store, store.pinned():
+            token = self._pinned.set(store)
+            try:
+                yield
+            finally:
+                self._pinned.reset(token)
+
+    @contextmanager
+    def _session(self) -> Iterator[ChunkStore]:
+        if self._server is not None:
+            yield self._server
+            return
+        assert self.generations is not None
+        if self.generations.current_name() is None:
+            self._publish_existing_master()
+        with self.generations.session() as gen:
+            if gen is None:
+                raise NoIndexError("no index yet; run: zone-assistant ingest")
+            yield self._published_store(gen)
+
+    def _published_store(self, gen: Generation) -> ChunkStore:
+        store = gen.cache.get("store")
+        if store is None:
+            store = gen.cache["store"] = ChunkStore(
+                gen.client, self.name, self.build_info, published=True
+            )
+        return store
+
+    def _warm(self, client: Any) -> None:
+        """Load a new generation's indexes before questions are answered from it."""
+        ChunkStore(client, self.name, self.build_info, published=True).warm_up()
+
+    def _publish_existing_master(self) -> None:
+        """A master written before generations existed (or by a killed writer) is published."""
+        assert self.generations is not None
+        if not (self.generations.master / "chroma.sqlite3").is_file():
+            return
+        with self.generations.writer_lock():
+            if self.generations.current_name() is None:
+                self.generations.adopt(self.generations.publish())
 
     def lexical(self) -> LexicalIndex:
         """The BM25 index of the committed documents: in memory, loaded, or rebuilt from Chroma."""
-        return self.lexical_store.get(self.store.fingerprint(), self.store.committed_rows)
+        store = self.store
+        return self.lexical_store.get(store.fingerprint(), store.committed_rows)
 
-    def reset(self) -> None:
-        """Delete everything (for --rebuild)."""
-        self.store.reset()
-        self.lexical_store.reset()
+    # --- writing -------------------------------------------------------------------------------
+
+    @contextmanager
+    def writing(self, fresh: bool = False) -> Iterator[ChunkStore]:
+        """The store to write (one writer at a time), published when the block ends.
+
+        `fresh` starts from an empty store (ingest --rebuild): the old master is not even opened,
+        so a damaged one can be replaced.
+        """
+        if self._server is not None:
+            if fresh:
+                self._server.reset()
+            yield self._server
+            return
+        gens = self.generations
+        assert gens is not None
+        with gens.writer_lock():
+            if fresh:
+                gens.reset()
+                self.lexical_store.reset()
+            client = _open_master(gens)
+            store = ChunkStore(client, self.name, self.build_info)
+            try:
+                yield store
+            finally:
+                client.close()
+            if store.changed or gens.current_name() is None:
+                gens.adopt(gens.publish())
+
+    def close(self) -> None:
+        """Close the open generations (tests, shutdown)."""
+        if self.generations is not None:
+            self.generations.close()
+
+
+def _open_master(gens: Generations) -> Any:
+    try:
+        return gens.opener(gens.master)
+    except NoIndexError:
+        raise
+    except Exception as exc:
+        raise StoreDamagedError(
+            f"the index in {gens.master} cannot be opened ({type(exc).__name__}); "
+            "rebuild it with: zone-assistant ingest --rebuild"
+        ) from None

@@ -16,7 +16,7 @@ from ingest.chunk import Chunk, chunk_document
 from ingest.index import KnowledgeIndex
 from ingest.load import PROFILE_FILE, LoadedFile, LoadError, load_file
 from ingest.normalize import normalize
-from ingest.store import DocumentRecord, retrieval_text
+from ingest.store import ChunkStore, DocumentRecord, retrieval_text
 
 logger = logging.getLogger(__name__)
 
@@ -159,28 +159,31 @@ def ingest_paths(
     """Bring the index in line with the given files and folders; see the module docstring."""
     started = time.perf_counter()
     summary = IngestSummary()
-    store = index.store
-    if rebuild:
-        index.reset()
-    elif store.recorded_build() is not None:
-        store.check_compatible(require_documents=False)
-    found = discover(paths, options.exclude)
-    summary.outcomes.extend(found.failures)
-    manifest = store.documents()
-    pending, outcomes = _plan(found.files, manifest, options)
-    summary.outcomes.extend(outcomes)
-    summary.chunks_written = _embed_and_write(index, embeddings, pending, options.window, progress)
-    summary.outcomes.extend(FileOutcome(p.record.source, p.status, len(p.chunks)) for p in pending)
-    present = {source_name(path, options.knowledge_dir) for path in found.files}
-    for source in sorted(manifest):
-        if source not in present and _gone(source, options.knowledge_dir, found.complete):
-            store.remove_document(source)
-            summary.outcomes.append(FileOutcome(source, "removed"))
-    removed_orphans = store.collect_garbage()
-    if removed_orphans:
-        logger.info("deleted %d chunks left by an interrupted ingest", removed_orphans)
-    if store.recorded_build() is not None:
-        index.lexical()
+    with index.writing(fresh=rebuild) as store:
+        if store.recorded_build() is not None:
+            store.check_compatible(require_documents=False)
+        found = discover(paths, options.exclude)
+        summary.outcomes.extend(found.failures)
+        manifest = store.documents()
+        pending, outcomes = _plan(found.files, manifest, options)
+        summary.outcomes.extend(outcomes)
+        summary.chunks_written = _embed_and_write(
+            store, embeddings, pending, options.window, progress
+        )
+        summary.outcomes.extend(
+            FileOutcome(p.record.source, p.status, len(p.chunks)) for p in pending
+        )
+        present = {source_name(path, options.knowledge_dir) for path in found.files}
+        for source in sorted(manifest):
+            if source not in present and _gone(source, options.knowledge_dir, found.complete):
+                store.remove_document(source)
+                summary.outcomes.append(FileOutcome(source, "removed"))
+        removed_orphans = store.collect_garbage()
+        if removed_orphans:
+            logger.info("deleted %d chunks left by an interrupted ingest", removed_orphans)
+        has_index = store.recorded_build() is not None
+    if has_index:
+        index.lexical()  # saved for the published state: no process segments it again
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -248,7 +251,7 @@ def _gone(source: str, knowledge_dir: Path, folders: Iterable[Path]) -> bool:
 
 
 def _embed_and_write(
-    index: KnowledgeIndex,
+    store: ChunkStore,
     embeddings: Embeddings,
     pending: list[_Pending],
     window: int,
@@ -277,7 +280,7 @@ def _embed_and_write(
                 progress(embedded, total, "embedding")
             while current is not None and len(current.chunks) <= len(buffer):
                 n = len(current.chunks)
-                index.store.write_document(current.record, current.chunks, buffer[:n])
+                store.write_document(current.record, current.chunks, buffer[:n])
                 del buffer[:n]
                 written += n
                 current = next(docs, None)

@@ -38,24 +38,33 @@ class DocumentRecord:
     ingested_at: float
 
 
-def open_client(data_dir: Path, host: str | None = None, port: int = 8000) -> Any:
-    """A Chroma client: a server when host is given, else embedded storage under data_dir."""
-    import chromadb
+def _chroma_settings() -> Any:
     from chromadb.config import Settings as ChromaSettings
 
-    chroma_settings = ChromaSettings(anonymized_telemetry=False)
-    if host:
-        try:
-            client = chromadb.HttpClient(host=host, port=port, settings=chroma_settings)
-            client.heartbeat()
-        except Exception as exc:  # chromadb raises several transport error types
-            raise ChromaUnavailableError(
-                f"cannot reach the Chroma server at {host}:{port} ({type(exc).__name__}); "
-                "start it with: chroma run --path ./data/chroma-server, or unset CHROMA_HOST"
-            ) from None
-        return client
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(data_dir), settings=chroma_settings)
+    return ChromaSettings(anonymized_telemetry=False)
+
+
+def open_server(host: str, port: int) -> Any:
+    """A client of the Chroma server at host:port (ChromaUnavailableError when it is down)."""
+    import chromadb
+
+    try:
+        client = chromadb.HttpClient(host=host, port=port, settings=_chroma_settings())
+        client.heartbeat()
+    except Exception as exc:  # chromadb raises several transport error types
+        raise ChromaUnavailableError(
+            f"cannot reach the Chroma server at {host}:{port} ({type(exc).__name__}); "
+            "start it with: chroma run --path ./data/chroma-server, or unset CHROMA_HOST"
+        ) from None
+    return client
+
+
+def open_embedded(path: Path) -> Any:
+    """A client of the embedded Chroma store in this folder (created if missing)."""
+    import chromadb
+
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
 
 
 def retrieval_text(title: str, text: str) -> str:
@@ -64,15 +73,48 @@ def retrieval_text(title: str, text: str) -> str:
 
 
 class ChunkStore:
-    """The chunks and the document manifest of one collection."""
+    """The chunks and the document manifest of one collection of one Chroma client.
 
-    def __init__(self, client: Any, name: str, build_info: dict[str, Any]) -> None:
+    A `published` store is a finished copy no one writes (ingest/generations.py): it holds only
+    committed chunks, so queries need no filter, and its manifest is read once.
+    """
+
+    def __init__(
+        self, client: Any, name: str, build_info: dict[str, Any], published: bool = False
+    ) -> None:
         self.client = client
         self.name = name
         self.build_info = dict(build_info, schema_version=SCHEMA_VERSION)
+        self.published = published
+        self.changed = False  # set by every write: the writer publishes only when it is
+        self._documents: dict[str, DocumentRecord] | None = None
+        self._vectorstores: dict[int, Any] = {}
         self._pinned: ContextVar[dict[str, DocumentRecord] | None] = ContextVar(
             f"pinned-{id(self)}", default=None
         )
+
+    def vectorstore(self, embeddings: Any) -> Any:
+        """The langchain-chroma store over the chunks, made once per embeddings object
+        (building one parses settings, ~13 ms)."""
+        key = id(embeddings)
+        if key not in self._vectorstores:
+            from langchain_chroma import Chroma
+
+            self._vectorstores[key] = Chroma(
+                client=self.client,
+                collection_name=self.name,
+                embedding_function=embeddings,
+                create_collection_if_not_exists=False,
+            )
+        return self._vectorstores[key]
+
+    def warm_up(self) -> None:
+        """Load the vector index and the manifest (the first query of a new store is slow)."""
+        col = self.chunk_collection
+        if col is not None and col.count():
+            dim = len(col.get(limit=1, include=["embeddings"])["embeddings"][0])
+            col.query(query_embeddings=[[0.0] * dim], n_results=1)
+        self.documents()
 
     # --- collections -------------------------------------------------------------------------
 
@@ -143,6 +185,13 @@ class ChunkStore:
         return dict(pinned) if pinned is not None else self._read_documents()
 
     def _read_documents(self) -> dict[str, DocumentRecord]:
+        if self.published:
+            if self._documents is None:
+                self._documents = self._read_manifest()
+            return self._documents
+        return self._read_manifest()
+
+    def _read_manifest(self) -> dict[str, DocumentRecord]:
         docs = self._get(self.name + _DOCS_SUFFIX)
         if docs is None:
             return {}
@@ -177,6 +226,7 @@ class ChunkStore:
         batch_size: int = 512,
     ) -> None:
         """Store a document's chunks, then commit it, then drop its previous version's chunks."""
+        self.changed = True
         chunk_col, docs = self._writable()
         limit = max(1, min(batch_size, self.client.get_max_batch_size()))
         for i in range(0, len(chunks), limit):
@@ -208,6 +258,7 @@ class ChunkStore:
 
     def remove_document(self, source: str) -> None:
         """Uncommit a document (invisible at once), then delete its chunks."""
+        self.changed = True
         chunk_col, docs = self._writable()
         docs.delete(ids=[source])
         chunk_col.delete(where={"source": source})
@@ -226,10 +277,12 @@ class ChunkStore:
         ]
         for i in range(0, len(stale), 5000):
             col.delete(ids=stale[i : i + 5000])
+        self.changed = self.changed or bool(stale)
         return len(stale)
 
     def reset(self) -> None:
         """Delete everything (for --rebuild)."""
+        self.changed = True
         for name in (self.name, self.name + _DOCS_SUFFIX):
             if self._get(name) is not None:
                 self.client.delete_collection(name)
@@ -238,8 +291,11 @@ class ChunkStore:
 
     def committed_filter(
         self, documents: dict[str, DocumentRecord] | None = None
-    ) -> dict[str, Any]:
-        """A Chroma `where` filter that admits only chunks of committed document versions."""
+    ) -> dict[str, Any] | None:
+        """A Chroma `where` filter that admits only chunks of committed document versions
+        (None for a published store, which holds nothing else)."""
+        if self.published:
+            return None
         docs = self.documents() if documents is None else documents
         return {"doc_hash": {"$in": sorted(d.doc_hash for d in docs.values()) or ["-"]}}
 
@@ -260,7 +316,8 @@ class ChunkStore:
         col = self.chunk_collection
         if col is None or not documents:
             return [], []
-        got = col.get(where=self.committed_filter(documents), include=["documents", "metadatas"])
+        where = self.committed_filter(documents)
+        got = col.get(where=where, include=["documents", "metadatas"])
         rows = sorted(
             zip(got["ids"], got["documents"], got["metadatas"], strict=True),
             key=lambda r: (str(r[2]["source"]), int(r[2]["ordinal"])),

@@ -100,3 +100,33 @@ def test_an_empty_folder_removes_nothing_and_a_deleted_file_is_removed(kb: Path)
     code, out, _ = cli(kb, "ingest")
     assert code == 0 and "1 unchanged, 1 removed, 0 failed" in out
     assert indexed(kb) == ["forest.md"]
+
+
+def damage(path: Path) -> None:
+    with path.open("r+b") as db:
+        db.seek(100)
+        db.write(bytes(range(256)) * 16)
+
+
+@pytest.mark.integration
+def test_a_damaged_store_is_one_line_and_rebuild_replaces_it(kb: Path):
+    data = kb / "data"
+    published = data / "published" / "gens" / (data / "published" / "CURRENT").read_text().strip()
+    damage(published / "chroma.sqlite3")
+    damage(data / "chroma" / "chroma.sqlite3")
+    code, out, err = cli(kb, "ask", "海港新区新引进重点项目多少个？")
+    assert (code, out) == (2, "")
+    assert err == (
+        f"Error: the published index {published} cannot be opened (InternalError); "
+        "rebuild it with: zone-assistant ingest --rebuild\n"
+    )
+    code, _, err = cli(kb, "ingest")
+    assert (code, err) == (
+        2,
+        f"Error: the index in {data / 'chroma'} cannot be opened (InternalError); "
+        "rebuild it with: zone-assistant ingest --rebuild\n",
+    )
+    code, out, _ = cli(kb, "ingest", "--rebuild")
+    assert code == 0 and "2 added" in out
+    code, out, _ = cli(kb, "ask", "海港新区新引进重点项目多少个？")
+    assert code == 0 and "42个" in out

@@ -11,17 +11,26 @@ from langchain_core.embeddings import DeterministicFakeEmbedding
 
 from assistant.settings import load_settings
 from ingest.errors import IndexMismatchError
+from ingest.generations import Generations
 from ingest.index import KnowledgeIndex
 from ingest.pipeline import IngestOptions, ingest_paths
-from ingest.store import ChunkStore, open_client
+from ingest.store import ChunkStore, open_embedded
 
 EMB = DeterministicFakeEmbedding(size=16)
 BUILD = {"embedding_model": "fake-16", "chunk_size": 200, "chunk_overlap": 1}
 
 
-def make_index(data: Path, client: Any = None, build: dict | None = None) -> KnowledgeIndex:
-    client = client or open_client(data)
-    return KnowledgeIndex(ChunkStore(client, "test", build or BUILD), data / "lexical")
+def make_index(
+    data: Path, opener: Any = open_embedded, build: dict | None = None, name: str = "test"
+) -> KnowledgeIndex:
+    """An embedded index under data: the writer's master and the published generations."""
+    gens = Generations(data / "published", data / "chroma", opener)
+    return KnowledgeIndex(name, build or BUILD, data / "lexical", generations=gens)
+
+
+def master(data: Path, name: str = "test") -> ChunkStore:
+    """The writer's store itself (what a Chroma server would hold), read in place."""
+    return ChunkStore(open_embedded(data / "chroma"), name, dict(BUILD))
 
 
 def run(index: KnowledgeIndex, knowledge: Path, paths: list[Path] | None = None, **kw):
@@ -127,9 +136,8 @@ def test_nothing_ingestible_exits_2(tmp_path: Path):
 
 def test_other_model_or_chunking_needs_rebuild(tmp_path: Path, mini_corpus: Path):
     data = tmp_path / "data"
-    client = open_client(data)
-    run(make_index(data, client), mini_corpus)
-    other = make_index(data, client, dict(BUILD, embedding_model="other-model"))
+    run(make_index(data), mini_corpus)
+    other = make_index(data, build=dict(BUILD, embedding_model="other-model"))
     with pytest.raises(IndexMismatchError) as err:
         other.store.check_compatible()
     assert str(err.value) == (
@@ -150,8 +158,9 @@ class Crash(Exception):
 class CrashingClient:
     """Wraps a Chroma client; the n-th write (upsert/delete) raises Crash before it happens."""
 
-    def __init__(self, client: Any, crash_at: int) -> None:
-        self._client, self.crash_at, self.writes = client, crash_at, 0
+    def __init__(self, client: Any, crash_at: int, counter: dict[str, int] | None = None) -> None:
+        self._client, self.crash_at = client, crash_at
+        self.counter = counter if counter is not None else {"n": 0}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
@@ -170,9 +179,9 @@ class _CrashingCollection:
             return attr
 
         def write(*a: Any, **kw: Any) -> Any:
-            self._owner.writes += 1
-            if self._owner.writes == self._owner.crash_at:
-                raise Crash(f"killed at write {self._owner.writes}")
+            self._owner.counter["n"] += 1
+            if self._owner.counter["n"] == self._owner.crash_at:
+                raise Crash(f"killed at write {self._owner.crash_at}")
             return attr(*a, **kw)
 
         return write
@@ -193,26 +202,35 @@ def test_killed_at_any_write_then_rerun_equals_uninterrupted(tmp_path: Path, min
     v1 = tmp_path / "v1"
     shutil.copytree(mini_corpus, v1)
     _v2(mini_corpus)
-    counting = CrashingClient(open_client(tmp_path / "count"), crash_at=-1)
+    first = state(ref_index)
+    writes = {"n": 0}
+
+    def counting(path: Path) -> CrashingClient:
+        return CrashingClient(open_embedded(path), crash_at=-1, counter=writes)
+
     run(make_index(tmp_path / "count"), v1)
     run(make_index(tmp_path / "count", counting), mini_corpus)
     run(ref_index, mini_corpus)
     reference = state(ref_index)
-    assert counting.writes >= 6
+    assert writes["n"] >= 6
 
-    for crash_at in range(1, counting.writes + 1):
+    for crash_at in range(1, writes["n"] + 1):
         data = tmp_path / f"crash{crash_at}"
         run(make_index(data), v1)
-        crashing = CrashingClient(open_client(data), crash_at)
+        crashing = make_index(data, lambda path, at=crash_at: CrashingClient(open_embedded(path), at))
         with pytest.raises(Crash):
-            run(make_index(data, crashing), mini_corpus)
-        # Mid-crash, a query sees whole documents only: every visible chunk is committed.
-        index = make_index(data)
-        visible = index.store.chunk_collection.get(where=index.store.committed_filter(), include=["metadatas"])
+            run(crashing, mini_corpus)
+        # Questions never saw the half-done write: the published state is still v1.
+        assert state(make_index(data)) == first, crash_at
+        # The master (what a Chroma server holds, written in place) shows whole documents only.
+        written = master(data)
         per_doc: dict[str, int] = {}
+        visible = written.chunk_collection.get(where=written.committed_filter(), include=["metadatas"])
         for meta in visible["metadatas"]:
             per_doc[meta["source"]] = per_doc.get(meta["source"], 0) + 1
-        assert per_doc == {s: d.chunks for s, d in index.store.documents().items()}, crash_at
+        assert per_doc == {s: d.chunks for s, d in written.documents().items()}, crash_at
+        written.client.close()
+        index = make_index(data)
         run(index, mini_corpus)
         assert state(index) == reference, f"crash at write {crash_at}"
 
@@ -278,14 +296,8 @@ def test_sigkill_during_real_ingest_then_rerun_equals_clean_run(tmp_path: Path):
         "chunk_size": defaults.chunk_size,
         "chunk_overlap": defaults.chunk_overlap,
     }
-    clean = KnowledgeIndex(
-        ChunkStore(open_client(tmp_path / "clean" / "chroma"), "zone_articles", build),
-        tmp_path / "l1",
-    )
-    rerun = KnowledgeIndex(
-        ChunkStore(open_client(tmp_path / "killed" / "chroma"), "zone_articles", build),
-        tmp_path / "l2",
-    )
+    clean = make_index(tmp_path / "clean", build=build, name="zone_articles")
+    rerun = make_index(tmp_path / "killed", build=build, name="zone_articles")
     assert len(clean.store.documents()) == 40
     assert state(rerun) == state(clean)
 
@@ -293,9 +305,9 @@ def test_sigkill_during_real_ingest_then_rerun_equals_clean_run(tmp_path: Path):
 def test_pinned_manifest_is_one_snapshot_per_question(tmp_path: Path, mini_corpus: Path):
     index = make_index(tmp_path / "data")
     run(index, mini_corpus, paths=[mini_corpus / "forest.md"])
-    with index.store.pinned():
+    with index.pinned():
         before = index.store.documents()
-        run(index, mini_corpus)  # harbor.txt is committed meanwhile
-        assert index.store.documents() == before
-        assert index.store.committed_filter() == {"doc_hash": {"$in": [before["forest.md"].doc_hash]}}
+        run(index, mini_corpus)  # harbor.txt is published meanwhile
+        assert index.store.documents() == before == {"forest.md": before["forest.md"]}
+        assert len(index.lexical()) == before["forest.md"].chunks  # BM25 of the pinned state
     assert sorted(index.store.documents()) == ["forest.md", "harbor.txt"]
