@@ -27,6 +27,30 @@ class Chunk:
     author: str | None
 
 
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of a chunk: chunk.text[start:end] == text."""
+
+    chunk_id: str
+    index: int
+    start: int
+    end: int
+    text: str
+
+    @property
+    def id(self) -> str:
+        """Deterministic, like its chunk's."""
+        return f"{self.chunk_id}:{self.index}"
+
+
+def chunk_sentences(chunk: Chunk) -> list[Sentence]:
+    """The sentences of a chunk, with their spans in the chunk text."""
+    return [
+        Sentence(chunk.id, i, start, end, chunk.text[start:end])
+        for i, (start, end) in enumerate(split_sentences(chunk.text))
+    ]
+
+
 def chunk_document(doc: NormalizedDoc, source: str, size: int, overlap: int) -> list[Chunk]:
     """Pack the sentences of each body/caption paragraph into chunks of about `size` characters.
 

@@ -8,15 +8,16 @@ import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
-from ingest.chunk import Chunk, chunk_document
+from ingest.chunk import Chunk, Sentence, chunk_document, chunk_sentences
 from ingest.index import KnowledgeIndex
 from ingest.load import PROFILE_FILE, LoadedFile, LoadError, load_file
 from ingest.normalize import normalize
-from ingest.store import ChunkStore, DocumentRecord, retrieval_text
+from ingest.store import ChunkStore, DocumentRecord, retrieval_text, sentence_text
 
 logger = logging.getLogger(__name__)
 
@@ -72,13 +73,27 @@ class IngestOptions:
     max_bytes: int
     exclude: tuple[Path, ...] = ()
     window: int = 512  # texts per embedding call
+    sentence_vectors: bool = True  # also embed each sentence (for answer selection)
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Pending:
     record: DocumentRecord
     chunks: list[Chunk]
     status: str
+    sentences: list[Sentence]
+
+    @cached_property
+    def texts(self) -> list[str]:
+        """What is embedded for this document: its chunks, then its sentences."""
+        return embedded_texts(self.record.title, self.chunks, self.sentences)
+
+
+def embedded_texts(title: str, chunks: Sequence[Chunk], sentences: Sequence[Sentence]) -> list[str]:
+    """What ingest embeds for a document: each chunk under the title, then each sentence."""
+    return [retrieval_text(title, c.text) for c in chunks] + [
+        sentence_text(title, s.text) for s in sentences
+    ]
 
 
 def source_name(path: Path, knowledge_dir: Path) -> str:
@@ -213,7 +228,13 @@ def _plan(
             if item is None:
                 outcomes.append(FileOutcome(source, "failed", reason="no sentences found"))
             else:
-                pending.append(_Pending(item[0], item[1], "updated" if known else "added"))
+                record, chunks = item
+                sentences = (
+                    [s for c in chunks for s in chunk_sentences(c)]
+                    if options.sentence_vectors
+                    else []
+                )
+                pending.append(_Pending(record, chunks, "updated" if known else "added", sentences))
     return pending, outcomes
 
 
@@ -257,31 +278,32 @@ def _embed_and_write(
     window: int,
     progress: Progress | None,
 ) -> int:
-    """Embed chunks in windows that span documents; commit each document once all are in."""
+    """Embed in windows that span documents; commit each document once all its texts are in."""
     from tqdm import tqdm
 
-    total = sum(len(p.chunks) for p in pending)
-    if not total:
+    texts = [t for p in pending for t in p.texts]
+    if not texts:
         return 0
-    texts = [retrieval_text(p.record.title, c.text) for p in pending for c in p.chunks]
     buffer: list[list[float]] = []  # vectors of documents not yet written
     embedded = written = 0
     docs = iter(pending)
     current = next(docs, None)
-    with tqdm(total=total, desc="embedding", unit="chunk", disable=None) as bar:
+    with tqdm(total=len(texts), desc="embedding", unit="text", disable=None) as bar:
         # A window of a few hundred texts per call lets sentence-transformers sort them by length
         # (little padding, close to raw encode speed) while progress and commits stay frequent.
-        for start in range(0, total, window):
+        for start in range(0, len(texts), window):
             batch = embeddings.embed_documents(texts[start : start + window])
             buffer.extend(batch)
             embedded += len(batch)
             bar.update(len(batch))
             if progress is not None:
-                progress(embedded, total, "embedding")
-            while current is not None and len(current.chunks) <= len(buffer):
-                n = len(current.chunks)
-                store.write_document(current.record, current.chunks, buffer[:n])
+                progress(embedded, len(texts), "embedding")
+            while current is not None and len(current.texts) <= len(buffer):
+                n, c = len(current.texts), len(current.chunks)
+                store.write_document(
+                    current.record, current.chunks, buffer[:c], current.sentences, buffer[c:n]
+                )
                 del buffer[:n]
-                written += n
+                written += c
                 current = next(docs, None)
     return written

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingest.chunk import Chunk
+from ingest.chunk import Chunk, Sentence
 from ingest.errors import ChromaUnavailableError, IndexMismatchError, NoIndexError
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _DOCS_SUFFIX = "__documents"
+_SENTENCES_SUFFIX = "__sentences"
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,12 @@ def open_embedded(path: Path) -> Any:
 def retrieval_text(title: str, text: str) -> str:
     """What is embedded and segmented for a chunk: the article title helps retrieval only."""
     return f"{title}\n{text}" if title else text
+
+
+def sentence_text(title: str, sentence: str) -> str:
+    """What is embedded for a sentence: the title supplies the subject a sentence leaves out
+    (其, 该, 本鱼), which made e5 pick the right sentence far more often (measured)."""
+    return f"{title}：{sentence}" if title else sentence
 
 
 class ChunkStore:
@@ -141,6 +148,16 @@ class ChunkStore:
             self.name + _DOCS_SUFFIX, metadata={"role": "manifest"}, embedding_function=None
         )
         return chunks, docs
+
+    def _sentences(self) -> Any | None:
+        return self._get(self.name + _SENTENCES_SUFFIX)
+
+    def _writable_sentences(self) -> Any:
+        return self.client.get_or_create_collection(
+            self.name + _SENTENCES_SUFFIX,
+            configuration={"hnsw": {"space": "cosine"}},
+            embedding_function=None,
+        )
 
     def recorded_build(self) -> dict[str, Any] | None:
         """The build settings stored with the collection, or None if there is no collection."""
@@ -223,9 +240,12 @@ class ChunkStore:
         record: DocumentRecord,
         chunks: Sequence[Chunk],
         vectors: Sequence[Sequence[float]],
+        sentences: Sequence[Sentence] = (),
+        sentence_vectors: Sequence[Sequence[float]] = (),
         batch_size: int = 512,
     ) -> None:
-        """Store a document's chunks, then commit it, then drop its previous version's chunks."""
+        """Store a document's chunks (and sentence vectors), then commit it, then drop its
+        previous version's."""
         self.changed = True
         chunk_col, docs = self._writable()
         limit = max(1, min(batch_size, self.client.get_max_batch_size()))
@@ -237,6 +257,7 @@ class ChunkStore:
                 embeddings=[list(v) for v in vectors[i : i + limit]],
                 metadatas=[_chunk_metadata(c, record) for c in part],
             )
+        self._write_sentences(record, sentences, sentence_vectors, limit)
         docs.upsert(
             ids=[record.source],
             documents=[record.title],
@@ -252,9 +273,33 @@ class ChunkStore:
                 }
             ],
         )
-        chunk_col.delete(
-            where={"$and": [{"source": record.source}, {"doc_hash": {"$ne": record.doc_hash}}]}
-        )
+        older = {"$and": [{"source": record.source}, {"doc_hash": {"$ne": record.doc_hash}}]}
+        chunk_col.delete(where=older)
+        sentence_col = self._sentences()
+        if sentence_col is not None:
+            sentence_col.delete(where=older)
+
+    def _write_sentences(
+        self,
+        record: DocumentRecord,
+        sentences: Sequence[Sentence],
+        vectors: Sequence[Sequence[float]],
+        limit: int,
+    ) -> None:
+        if not sentences:
+            return
+        col = self._writable_sentences()
+        for i in range(0, len(sentences), limit):
+            part = sentences[i : i + limit]
+            col.upsert(
+                ids=[s.id for s in part],
+                embeddings=[list(v) for v in vectors[i : i + limit]],
+                metadatas=[
+                    {"chunk_id": s.chunk_id, "source": record.source, "doc_hash": record.doc_hash,
+                     "start": s.start, "end": s.end}
+                    for s in part
+                ],
+            )  # fmt: skip
 
     def remove_document(self, source: str) -> None:
         """Uncommit a document (invisible at once), then delete its chunks."""
@@ -262,6 +307,9 @@ class ChunkStore:
         chunk_col, docs = self._writable()
         docs.delete(ids=[source])
         chunk_col.delete(where={"source": source})
+        sentence_col = self._sentences()
+        if sentence_col is not None:
+            sentence_col.delete(where={"source": source})
 
     def collect_garbage(self) -> int:
         """Delete chunks that belong to no committed document version (left by a killed run)."""
@@ -277,13 +325,16 @@ class ChunkStore:
         ]
         for i in range(0, len(stale), 5000):
             col.delete(ids=stale[i : i + 5000])
+        sentence_col = self._sentences()
+        if sentence_col is not None:
+            sentence_col.delete(where={"doc_hash": {"$nin": sorted(committed) or ["-"]}})
         self.changed = self.changed or bool(stale)
         return len(stale)
 
     def reset(self) -> None:
         """Delete everything (for --rebuild)."""
         self.changed = True
-        for name in (self.name, self.name + _DOCS_SUFFIX):
+        for name in (self.name, self.name + _DOCS_SUFFIX, self.name + _SENTENCES_SUFFIX):
             if self._get(name) is not None:
                 self.client.delete_collection(name)
 
@@ -309,6 +360,20 @@ class ChunkStore:
             i: (d, m)
             for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         }
+
+    def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, list[tuple[int, int, Any]]]:
+        """(start, end, vector) of the sentences of each chunk that has sentence vectors."""
+        col = self._sentences()
+        if col is None or not chunk_ids:
+            return {}
+        where = {"chunk_id": {"$in": list(chunk_ids)}}
+        got = col.get(where=where, include=["embeddings", "metadatas"])
+        out: dict[str, list[tuple[int, int, Any]]] = {}
+        for meta, vector in zip(got["metadatas"], got["embeddings"], strict=True):
+            out.setdefault(str(meta["chunk_id"]), []).append(
+                (int(meta["start"]), int(meta["end"]), vector)
+            )
+        return out
 
     def committed_rows(self) -> tuple[list[str], list[str]]:
         """Ids and retrieval texts of every committed chunk, in document order."""
