@@ -14,10 +14,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.answer import ExtractiveAnswerer
-from assistant.embeddings import CrossEncoderScorer, SentenceTransformerEmbeddings
+from assistant.embeddings import (
+    CrossEncoderScorer,
+    QueryCachingEmbeddings,
+    backend_of,
+    build_embeddings,
+)
 from assistant.pipeline import Answerer, Assistant
 from assistant.profile import KnowledgeProfile, load_profile
 from assistant.retrieval import RerankingRetriever, build_retriever
+from assistant.selection import StoredSimilarity
 from assistant.settings import Settings
 from assistant.translate import QueryTranslator
 from ingest.generations import Generations
@@ -38,7 +44,7 @@ class App:
         self.settings = settings
         self._client = client
         self._lock = threading.Lock()
-        self._embeddings: dict[str, SentenceTransformerEmbeddings] = {}
+        self._embeddings: dict[str, QueryCachingEmbeddings] = {}
 
     @cached_property
     def profile(self) -> KnowledgeProfile:
@@ -51,6 +57,8 @@ class App:
         s = self.settings
         build_info = {
             "embedding_model": s.embedding_model,
+            "embedding_backend": backend_of(s.embedding_model),
+            "sentence_vectors": s.sentence_vectors,
             "chunk_size": s.chunk_size,
             "chunk_overlap": s.chunk_overlap,
         }
@@ -59,14 +67,14 @@ class App:
             return index(client=self._client or open_server(str(s.chroma_host), s.chroma_port))
         return index(generations=Generations(s.published_dir, s.chroma_dir, open_embedded))
 
-    def embeddings(self, purpose: str = "query") -> SentenceTransformerEmbeddings:
+    def embeddings(self, purpose: str = "query") -> QueryCachingEmbeddings:
         """The embedding model (loaded once per process): 'query' uses settings.query_threads
-        torch threads, 'ingest' every core."""
+        threads, 'ingest' every core."""
         threads = (os.cpu_count() or 1) if purpose == "ingest" else self.settings.query_threads
         with self._lock:
             if purpose not in self._embeddings:
-                self._embeddings[purpose] = SentenceTransformerEmbeddings(
-                    self.settings.embedding_model, self.settings.embedding_batch_size, threads
+                self._embeddings[purpose] = build_embeddings(
+                    self.settings.embedding_model, threads, self.settings.embedding_batch_size
                 )
             return self._embeddings[purpose]
 
@@ -84,6 +92,7 @@ class App:
             chunk_overlap=s.chunk_overlap,
             max_bytes=s.max_file_bytes,
             exclude=(s.profile_path,),
+            sentence_vectors=s.sentence_vectors,
         )
         targets = list(paths or [s.knowledge_dir])
         embeddings = self.embeddings("ingest")
@@ -104,10 +113,21 @@ class App:
             scorer=CrossEncoderScorer(s.reranker_model) if s.reranker_model else None,
             rerank_candidates=s.rerank_candidates,
         )
-        translator = QueryTranslator(lambda: index.lexical().vocabulary, self.profile.glossary)
+        translator = QueryTranslator(
+            lambda: index.lexical().vocabulary, self.profile.glossary, s.data_dir / "cache"
+        )
         llm = self._llm()
+        similarity = (
+            StoredSimilarity(lambda: index.store, embeddings.embed_query)
+            if s.sentence_vectors
+            else None
+        )
         answerer: Answerer = llm or ExtractiveAnswerer(
-            index.lexical, threshold=s.refusal_threshold, translator=translator
+            index.lexical,
+            threshold=s.refusal_threshold,
+            translator=translator,
+            similarity=similarity,
+            semantic_threshold=s.semantic_refusal_threshold,
         )
         warmers = [embeddings.warm_up, index.lexical, lambda: tokenize("预热")]
         if isinstance(retriever, RerankingRetriever):
@@ -147,6 +167,11 @@ class App:
         from assistant.admin import KnowledgeAdmin
 
         return KnowledgeAdmin(self.settings, self.index, self.ingest)
+
+    def close(self) -> None:
+        """Close the index's open Chroma stores (tests, tools that build several apps)."""
+        if "index" in self.__dict__:
+            self.index.close()
 
     def scratch_client(self) -> Any:
         """A throwaway in-memory Chroma client (for the eval's textbook baseline)."""

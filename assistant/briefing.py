@@ -87,6 +87,8 @@ def briefing_markdown(
                 notes.append(f"{refs[key]}. **{title}** ({md(where)}): “{md(cite.quote)}”")
             mapping[cite.n] = refs[key]
         body = _renumber(answer.answer, mapping)
+        if answer.short_answer and not answer.refused:
+            lines += [f"**{md(answer.short_answer)}**", ""]
         lines += [f"> {body}" if answer.refused else body, ""]
     lines += ["## References", ""] + (notes or ["(none)"])
     return "\n".join(lines) + "\n"

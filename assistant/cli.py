@@ -96,6 +96,8 @@ def ask(questions: tuple[str, ...], as_json: bool, k: int | None) -> None:
         if as_json:
             click.echo(json.dumps(answer.to_json(), ensure_ascii=False))
             continue
+        if answer.short_answer:
+            click.echo(answer.short_answer)
         click.echo(answer.answer)
         for c in answer.citations:
             click.echo(f"  [{c.n}] {c.source} ({c.title}): {c.quote}")
@@ -169,17 +171,41 @@ def brief(questions_file: Path, output: Path | None) -> None:
     help="TOML file with the [thresholds] gate and optional [targets] "
     "(default: eval/thresholds.toml).",
 )
+@click.option(
+    "--open-book",
+    "open_book",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also run an open-book dataset (CMRC 2018 format): a pool of its passages is ingested "
+    "into OUT/open-book and its questions asked; left-out passages' questions are negatives.",
+)
+@click.option("--pool", type=click.IntRange(1), default=150, show_default=True)
+@click.option("--negatives", type=click.IntRange(0), default=60, show_default=True)
+@click.option(
+    "--open-book-thresholds",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Gate and targets of the open-book run (default: eval/thresholds-open-book.toml).",
+)
 @friendly_errors
 def eval_command(
-    dataset: Path | None, out: Path, baseline: Path | None, thresholds: Path | None
+    dataset: Path | None,
+    out: Path,
+    baseline: Path | None,
+    thresholds: Path | None,
+    open_book: Path | None,
+    pool: int,
+    negatives: int,
+    open_book_thresholds: Path | None,
 ) -> None:
     """Run the eval set through the same path as `ask`; exit 1 when a gate threshold is missed.
 
     The [targets] of the thresholds file are reported (met / not yet met), never gated.
     """
-    from eval.runner import run_cli
+    from eval.runner import OpenBook, run_cli
 
-    sys.exit(run_cli(_app(), dataset, out, baseline, thresholds=thresholds))
+    spec = OpenBook(open_book, pool, negatives, open_book_thresholds) if open_book else None
+    sys.exit(run_cli(_app(), dataset, out, baseline, thresholds=thresholds, open_book=spec))
 
 
 @main.group()

@@ -197,13 +197,12 @@ class Assistant:
         """Check each part's draft (once), then join the parts' answers."""
         query = retrieved.query
         accept = getattr(self.answerer, "accepts", None)
-        checked = merge_checked(
-            [
-                check(draft, part.text, query.lang, accept)
-                for draft, part in zip(drafts, query.parts, strict=True)
-            ],
-            query.lang,
-        )
+        parts = [
+            check(draft, part.text, query.lang, accept)
+            for draft, part in zip(drafts, query.parts, strict=True)
+        ]
+        checked = merge_checked(parts, query.lang)
+        answered = [d for d, c in zip(drafts, parts, strict=True) if not c.refused]
         return Answer(
             question=query.question,
             answer=checked.text,
@@ -211,6 +210,8 @@ class Assistant:
             citations=checked.citations,
             contexts=retrieved.contexts,
             standalone_question=query.standalone,
+            short_answer="；".join(d.short_answer for d in answered if d.short_answer),
+            signals=drafts[0].signals if drafts else {},
         )
 
 

@@ -24,11 +24,19 @@ KIND_PATTERNS: dict[str, re.Pattern[str]] = {
         re.I,
     ),
 }
+# The word a question asks with: where its answer goes ("…即算为什么" → "…即算为踢爆").
+WH_WORD = re.compile(
+    r"为什么|为何|什么时候|什么时间|什么地方|什么样的?|什么|哪一年|哪年|哪一[个位家种所]?|哪些|哪个"
+    r"|哪几[个种家项条]?|哪里|哪儿|哪位|哪家|哪种|哪所|哪国|哪|谁|多少|多大|多高|多长时间|多长|多久"
+    r"|多远|多重|几[个家项条本名位次年月天岁种大]?|何时|何地|何处|何种|如何|怎样|怎么样|怎么"
+)
 _LEADING = re.compile(
     r"^(那么|那|还有|另外|再问一下|这项|这个|这些|该项|其中|其|它"
     r"|and\s+|what about\s+|how about\s+)",
     re.I,
 )
+# A name in quotes: a follow-up that is only a quoted name swaps the previous question's one.
+_QUOTED = re.compile(r"[“「《\"][^”」》\"]{1,40}[”」》\"]")
 _TRAILING = re.compile(r"(呢|吗|嘛)?[?？。.!！\s]*$")
 _QUESTION_WORDS = re.compile(r"(了|是|有|多少|几|什么|哪|如何|怎么|是否|为什么)")
 # A follow-up that is just a name ending in one of these heads (the usual endings of Chinese
@@ -104,6 +112,10 @@ def rewrite_followup(question: str, history: Sequence[str]) -> str:
     topic = prev_core[: match.start()] if match and match.start() > 1 else prev_core
     if core and core in prev_core:
         return previous
+    named = _QUOTED.fullmatch(core)
+    named_before = _QUOTED.search(previous)
+    if named and named_before:  # "那“17条工作意见”呢？" after a question about “7条意见”
+        return previous[: named_before.start()] + core + previous[named_before.end() :]
     entity = _ENTITY.match(core)
     if entity and entity.end() == len(core):
         prev_entity = _ENTITY.match(prev_core)

@@ -90,15 +90,12 @@ class HybridRetriever(BaseRetriever):
         docs: dict[str, Document] = {}
         raw: dict[str, dict[str, float]] = {}
         for name, found in lists.items():
-            top = max((float(d.metadata["score"]) for d in found), default=0.0) or 1.0
+            scores = [float(d.metadata["score"]) for d in found]
             for rank, doc in enumerate(found):
                 cid = str(doc.id)
                 docs.setdefault(cid, doc)
-                raw.setdefault(cid, {})[name] = float(doc.metadata["score"])
-                if self.fusion == "rrf":
-                    part = weights[name] / (self.rrf_k + rank + 1)
-                else:
-                    part = weights[name] * max(float(doc.metadata["score"]), 0.0) / top
+                raw.setdefault(cid, {})[name] = scores[rank]
+                part = weights[name] * _normalised(self.fusion, scores, rank, self.rrf_k)
                 fused[cid] = fused.get(cid, 0.0) + part
         order = sorted(fused, key=lambda cid: (-fused[cid], cid))
         picked: list[Document] = []
@@ -152,6 +149,22 @@ class RerankingRetriever(BaseRetriever):
             )
             for i in order
         ]
+
+
+def _normalised(fusion: str, scores: list[float], rank: int, rrf_k: int) -> float:
+    """One list's contribution of the candidate at `rank`, before weighting.
+
+    rrf: 1/(k + rank + 1). weighted: score / top score. minmax: (score - min) / (max - min),
+    which keeps the spread of a dense model whose cosines all lie close together (e5's lie
+    within about 0.75-0.91, so dividing by the top flattens them).
+    """
+    if fusion == "rrf":
+        return 1.0 / (rrf_k + rank + 1)
+    if fusion == "minmax":
+        low, high = min(scores), max(scores)
+        return (scores[rank] - low) / (high - low) if high > low else 1.0
+    top = max(scores, default=0.0) or 1.0
+    return max(scores[rank], 0.0) / top
 
 
 def _mostly_covered(doc: Document, better: Document) -> bool:

@@ -100,11 +100,13 @@ class Draft:
     refused: bool
     cited: dict[int, Context] = field(default_factory=dict)
     quotes: dict[int, str] = field(default_factory=dict)
+    short_answer: str = ""  # the asked fact, verbatim from the best sentence
+    signals: dict[str, Any] = field(default_factory=dict)  # what the answerer decided on
 
     @staticmethod
-    def refusal(lang: str) -> Draft:
+    def refusal(lang: str, signals: dict[str, Any] | None = None) -> Draft:
         """The fixed refusal in the question's language."""
-        return Draft(REFUSAL[lang], refused=True)
+        return Draft(REFUSAL[lang], refused=True, signals=dict(signals or {}))
 
 
 @dataclass(frozen=True)
@@ -118,11 +120,16 @@ class Answer:
     contexts: list[Context] = field(default_factory=list)
     latency_ms: float = 0.0
     standalone_question: str = ""
+    # The asked fact, verbatim from the first cited sentence ("1900余家"); "" when refused.
+    short_answer: str = ""
+    # Why the answerer refused, or what made it confident: its signals, for the eval's curves.
+    signals: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """Exactly the keys of the `ask --json` contract."""
         return {
             "question": self.question,
+            "short_answer": self.short_answer,
             "answer": self.answer,
             "refused": self.refused,
             "citations": [c.to_json() for c in self.citations],

@@ -195,6 +195,7 @@ CSS = """
 .zone-header p { margin: 2px 0; }
 .zone-model { font-size: 0.85em; opacity: 0.75; }
 .zone-answer, .zone-question { line-height: 1.75; word-break: break-word; overflow-wrap: anywhere; }
+.short-answer { font-size: 1.15em; font-weight: 700; margin-bottom: 4px; }
 .zone-answer a.cite { color: #0b6bcb; text-decoration: none; font-weight: 600; padding: 0 1px; }
 .src-cards { margin-top: 10px; border-top: 1px dashed #c8ced6; padding-top: 6px; }
 .src-label { font-size: 0.8em; font-weight: 600; opacity: 0.7; margin-bottom: 2px; }

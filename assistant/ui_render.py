@@ -129,13 +129,18 @@ def render_answer(answer: Answer, turn_id: str) -> str:
     by_id = {c.chunk_id: c for c in answer.contexts}
     cited = {c.n for c in answer.citations}
     body = link_markers(text_html(answer.answer), turn_id, cited)
+    short = (
+        f'<div class="short-answer">{text_html(answer.short_answer)}</div>'
+        if answer.short_answer
+        else ""
+    )
     cards = "".join(source_card(c, by_id.get(c.chunk_id), turn_id) for c in answer.citations)
     sources = (
         f'<div class="src-cards"><div class="src-label">{SOURCES_LABEL}</div>{cards}</div>'
         if cards
         else ""
     )
-    return f'<div class="zone-answer"><div class="ans-text">{body}</div>{sources}</div>'
+    return f'<div class="zone-answer">{short}<div class="ans-text">{body}</div>{sources}</div>'
 
 
 def render_question(question: str) -> str:

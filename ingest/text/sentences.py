@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 ENDS = "。！？；…!?"
 _CLOSERS = "”’」』）)\"'"
 _OPENERS = "“「『"
@@ -65,3 +67,17 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     while end > start and text[end - 1].isspace():
         end -= 1
     return start, end
+
+
+# A run of names separated by 、 ("麦曲、桑曲、拉曲"): what a "哪些" question wants.
+_ENUMERATION = re.compile(r"[^，。；：、\s,;:]{1,24}(?:、[^，。；：、\s,;:]{1,24})+")
+
+
+def enumerations(text: str) -> list[tuple[int, int]]:
+    """Spans of the 、-separated runs of names in text."""
+    return [m.span() for m in _ENUMERATION.finditer(text)]
+
+
+def is_enumeration(text: str) -> bool:
+    """The text lists three or more things with 、."""
+    return text.count("、") >= 2
