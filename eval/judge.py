@@ -80,6 +80,23 @@ def judge_citations(
     return (bool(judged) and all(j["supported"] for j in judged)), judged
 
 
+def grounded(answer: Answer, facts: Sequence[Sequence[str]]) -> bool:
+    """Every fact is stated by the answer in a form that a passage it cites holds verbatim
+    (the open-book criterion: the answer holds a gold span and cites it)."""
+    if answer.refused or not facts:
+        return False
+    plain = strip_markers(answer.answer)
+    cited_ids = {c.chunk_id for c in answer.citations}
+    cited = [normalize(c.text) for c in answer.contexts if c.chunk_id in cited_ids]
+    return all(
+        any(
+            match_fact(plain, [alt]) == "match" and any(normalize(alt) in chunk for chunk in cited)
+            for alt in alternatives
+        )
+        for alternatives in facts
+    )
+
+
 def make_record(row: Mapping[str, Any], answer: Answer) -> dict[str, Any]:
     """The per-question record: what `summarize` needs plus what the report shows."""
     answerable = bool(row["facts"])
@@ -102,6 +119,9 @@ def make_record(row: Mapping[str, Any], answer: Answer) -> dict[str, Any]:
         "answer": answer.answer,
         "fact_verdicts": verdicts,
         "correct": correct,
+        "grounded": grounded(answer, row["facts"]) if answerable else None,
+        "short_answer": answer.short_answer,
+        "signals": answer.signals,
         "rank": evidence_rank(row["evidence"], texts) if answerable else None,
         "citation_ok": citation_ok,
         "citations": citations,

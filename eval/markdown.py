@@ -51,6 +51,8 @@ def render_markdown(report: Mapping[str, Any], chart: str = "accuracy.svg") -> s
     out += ["", "## Assistant metrics per question type", ""]
     out += _md_metrics_table(ours, groups)
     out += _md_textbook(report, groups)
+    if report.get("refusal_curve"):
+        out += _md_curve(report)
     if "diff" in report:
         out += ["", "## Changes since the earlier report", ""] + _md_diff(report["diff"])
     misses = [r for r in report["records"]["assistant"] if r["misses"]]
@@ -125,6 +127,31 @@ def _md_textbook(report: Mapping[str, Any], groups: Sequence[str]) -> list[str]:
             f"| {metric} | {fmt(metric, ours['overall'][metric])} | "
             f"{fmt(metric, textbook['overall'][metric])} |"
         )
+    return out
+
+
+def _md_curve(report: Mapping[str, Any]) -> list[str]:
+    """The refusal curve: for each semantic threshold, negatives refused and false refusals."""
+    curve = report["refusal_curve"]
+    used = report["system"].get("settings", {}).get("semantic_refusal_threshold")
+    out = [
+        "",
+        "## Refusal curve",
+        "",
+        f"Over the {curve[0]['answerable']} answerable and {curve[0]['negatives']} unanswerable "
+        "questions whose sentence was chosen by meaning: a question is refused when a rule "
+        "refuses it or its semantic score is below the threshold. The row in bold is the setting "
+        "of this run (ASSISTANT_SEMANTIC_REFUSAL_THRESHOLD).",
+        "",
+        "| threshold | negatives refused | false refusals |",
+        "|---:|---:|---:|",
+    ]
+    for row in curve:
+        cells = [f"{row['threshold']:.3f}", fmt("", row["negatives_refused"]),
+                 fmt("", row["false_refusals"])]  # fmt: skip
+        if used is not None and abs(row["threshold"] - used) < 1e-9:
+            cells = [f"**{c}**" for c in cells]
+        out.append("| " + " | ".join(cells) + " |")
     return out
 
 

@@ -12,8 +12,8 @@ from ingest.text.markers import strip_markers
 Metrics = dict[str, float | int | None]
 # The quality metrics of `summarize` (latency is timing, not quality): what limits and diffs use.
 QUALITY_METRICS = (
-    "fact_accuracy", "citation_support", "negative_rejection", "false_refusal",
-    "hit@1", "hit@3", "hit@5", "mrr",
+    "fact_accuracy", "grounded_accuracy", "citation_support", "negative_rejection",
+    "false_refusal", "hit@1", "hit@3", "hit@5", "mrr",
 )  # fmt: skip
 
 _RECORD_KEYS = ("answerable", "refused", "correct", "rank", "citation_ok", "latency_ms")
@@ -134,6 +134,10 @@ def _group_metrics(records: Sequence[Mapping[str, Any]]) -> Metrics:
         "mrr": mrr(ranks) if ranks else None,
         # An answerable question without a verdict (correct is None) counts as not correct.
         "fact_accuracy": rate([r["correct"] is True for r in answerable]),
+        # States every fact as a passage it cites has it (records without the key: not judged).
+        "grounded_accuracy": rate([r.get("grounded") is True for r in answerable])
+        if all("grounded" in r for r in answerable)
+        else None,
         "citation_support": rate([bool(flag) for flag in cited]),
         "negative_rejection": rate([r["refused"] for r in negatives]),
         "false_refusal": rate([r["refused"] for r in answerable]),

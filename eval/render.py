@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 COLUMNS = (
-    ("fact_accuracy", "fact"), ("citation_support", "cite"), ("negative_rejection", "reject"),
+    ("fact_accuracy", "fact"), ("grounded_accuracy", "grnd"), ("citation_support", "cite"),
+    ("negative_rejection", "reject"),
     ("false_refusal", "f.refuse"), ("hit@1", "hit@1"), ("hit@3", "hit@3"), ("mrr", "mrr"),
     ("latency_p50", "p50 ms"),
 )  # fmt: skip

@@ -38,6 +38,41 @@ def miss_reasons(record: Mapping[str, Any]) -> list[str]:
     return reasons
 
 
+CURVE_GRID = [round(0.80 + 0.005 * i, 3) for i in range(31)]  # 0.800 .. 0.950
+
+
+def refusal_curve(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Refusals against false refusals for each semantic threshold of the grid.
+
+    Over the questions the threshold applies to (those whose answer was chosen by meaning): at
+    threshold t a question is refused when a rule refuses it (signals["rule"]) or its semantic
+    score is below t. Empty when no question was answered by meaning.
+    """
+    scored = [r for r in records if "semantic" in (r.get("signals") or {})]
+    negatives = [r for r in scored if not r["answerable"]]
+    answerable = [r for r in scored if r["answerable"]]
+    if not scored:
+        return []
+
+    def refused(r: Mapping[str, Any], t: float) -> bool:
+        return bool(r["signals"].get("rule")) or r["signals"]["semantic"] < t
+
+    return [
+        {
+            "threshold": t,
+            "negatives_refused": sum(refused(r, t) for r in negatives) / len(negatives)
+            if negatives
+            else None,
+            "false_refusals": sum(refused(r, t) for r in answerable) / len(answerable)
+            if answerable
+            else None,
+            "negatives": len(negatives),
+            "answerable": len(answerable),
+        }
+        for t in CURVE_GRID
+    ]
+
+
 def rounded(value: Any) -> Any:
     """The value with every float rounded to FLOAT_DIGITS, recursively (NaN and inf rejected)."""
     if isinstance(value, float):
@@ -92,6 +127,9 @@ def build_report(
         },
         "timing": dict(timing),
     }
+    curve = refusal_curve(records["assistant"])
+    if curve:
+        content["refusal_curve"] = curve
     if targets:
         content["targets"] = {
             "all_met": gate_passed(targets),

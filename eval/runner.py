@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -13,7 +14,9 @@ import click
 
 from assistant.schema import Answer
 from assistant.settings import Settings
+from eval import open_book
 from eval.dataset import DEFAULT_DATASET, EVAL_DIR, load_dataset
+from eval.errors import EvalError
 from eval.gate import Limits, check_thresholds, load_limits
 from eval.judge import make_record
 from eval.metrics import summarize
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
     from assistant.app import App
 
 DEFAULT_THRESHOLDS = EVAL_DIR / "thresholds.toml"
+DEFAULT_OPEN_BOOK_THRESHOLDS = EVAL_DIR / "thresholds-open-book.toml"
 
 
 class System(Protocol):
@@ -48,10 +52,21 @@ def run_eval(system: System, rows: Sequence[Mapping[str, Any]]) -> list[dict[str
 
 def _settings_info(settings: Settings) -> dict[str, Any]:
     keys = (
-        "embedding_model", "chunk_size", "chunk_overlap", "k", "fusion", "dense_weight",
-        "reranker_model", "rerank_candidates", "refusal_threshold", "llm_model",
+        "embedding_model", "sentence_vectors", "chunk_size", "chunk_overlap", "k", "fusion",
+        "dense_weight", "reranker_model", "rerank_candidates", "refusal_threshold",
+        "semantic_refusal_threshold", "llm_model",
     )  # fmt: skip
     return {"answerer": settings.answerer, **{k: getattr(settings, k) for k in keys}}
+
+
+@dataclass(frozen=True)
+class OpenBook:
+    """An open-book run: the dataset file, how many passages are pooled and left out."""
+
+    path: Path
+    pool: int = 150
+    negatives: int = 60
+    thresholds: Path | None = None
 
 
 def run_cli(
@@ -61,18 +76,64 @@ def run_cli(
     baseline: Path | None,
     *,
     thresholds: Path | None = None,
+    open_book: OpenBook | None = None,
 ) -> int:
     """`zone-assistant eval`: run, print the table, write the report; return the exit code.
 
-    1 when a [thresholds] gate value is missed, else 0; [targets] are reported, never gated.
+    With `open_book`, the open-book pool is evaluated too (report in out/open-book). 1 when a
+    [thresholds] gate value of either is missed, else 0; [targets] are reported, never gated.
     """
-    from eval.baseline import DESCRIPTION, build_textbook
-
-    settings = app.settings
     dataset = dataset or DEFAULT_DATASET
     rows = load_dataset(dataset)
     limits = load_limits(thresholds or DEFAULT_THRESHOLDS)
     earlier = load_report(baseline) if baseline else None
+    info = {"path": str(dataset), "questions": len(rows),
+            "sha256": hashlib.sha256(dataset.read_bytes()).hexdigest()}  # fmt: skip
+    passed = run_suite(app, rows, info, out, limits, earlier, str(baseline or ""))
+    if open_book is not None:
+        click.echo(f"\n=== open book: {open_book.path} ===")
+        passed = run_open_book(app, open_book, out / "open-book") and passed
+    return 0 if passed else 1
+
+
+def run_open_book(app: App, spec: OpenBook, out: Path) -> bool:
+    """Ingest the pool into out/ (kept, so a re-run re-uses it) and run its questions."""
+    from assistant.app import build_app
+
+    pool, left_out = open_book.split(open_book.load_passages(spec.path), spec.pool, spec.negatives)
+    limits = load_limits(spec.thresholds or DEFAULT_OPEN_BOOK_THRESHOLDS)
+    knowledge = out / "knowledge"
+    open_book.write_articles(knowledge, pool)
+    settings = app.settings.model_copy(
+        update={"knowledge_dir": knowledge, "data_dir": out / "data", "profile": None}
+    )
+    pool_app = build_app(settings)
+    try:
+        summary = pool_app.ingest()
+        if summary.exit_code != 0:
+            raise EvalError("the open-book pool did not ingest: " + "; ".join(summary.lines()))
+        rows = open_book.rows(pool, left_out)
+        info = {
+            "path": str(spec.path), "questions": len(rows), "pool": len(pool),
+            "left_out": len(left_out), "sha256": open_book.fingerprint(pool, left_out),
+        }  # fmt: skip
+        return run_suite(pool_app, rows, info, out, limits, None, "")
+    finally:
+        pool_app.close()
+
+
+def run_suite(
+    app: App,
+    rows: Sequence[Mapping[str, Any]],
+    dataset: Mapping[str, Any],
+    out: Path,
+    limits: Limits,
+    earlier: dict[str, Any] | None,
+    earlier_name: str,
+) -> bool:
+    """Ask the assistant and the textbook pipeline every question; write and print the report;
+    return whether the gate passed."""
+    from eval.baseline import DESCRIPTION, build_textbook
 
     started = time.perf_counter()
     assistant = app.assistant
@@ -80,31 +141,29 @@ def run_cli(
     warmed = time.perf_counter()
     records = run_eval(assistant, rows)
     asked = time.perf_counter()
-    textbook = build_textbook(settings, app.scratch_client(), app.embeddings("query"))
+    textbook = build_textbook(app.settings, app.scratch_client(), app.embeddings("query"))
     try:
         textbook_records = run_eval(textbook, rows)
     finally:
         textbook.close()
     finished = time.perf_counter()
-
     report = _report(
-        app, dataset, rows, {"assistant": records, "textbook": textbook_records}, limits,
+        app, dataset, {"assistant": records, "textbook": textbook_records}, limits,
         timing={"warm_up_s": warmed - started, "assistant_s": asked - warmed,
                 "textbook_s": finished - asked},
-        earlier=earlier, earlier_name=str(baseline or ""),
-        textbook=f"{DESCRIPTION}, k={settings.k}, {textbook.chunks} chunks",
+        earlier=earlier, earlier_name=earlier_name,
+        textbook=f"{DESCRIPTION}, k={app.settings.k}, {textbook.chunks} chunks",
     )  # fmt: skip
     target = next((t.target for t in limits.targets if t.metric == "fact_accuracy"), None)
     path = write_report(out, report, target)
     _print(report, f"{len(rows)} questions in {finished - started:.1f}s; report: {path} "
            "(and report.json, accuracy.svg)")
-    return 0 if report["gate"]["passed"] else 1
+    return bool(report["gate"]["passed"])
 
 
 def _report(
     app: App,
-    dataset: Path,
-    rows: Sequence[Mapping[str, Any]],
+    dataset: Mapping[str, Any],
     records: dict[str, list[dict[str, Any]]],
     limits: Limits,
     *,
@@ -117,11 +176,7 @@ def _report(
     summaries = {name: summarize(recs) for name, recs in records.items()}
     overall = summaries["assistant"]["overall"]
     return build_report(
-        dataset={
-            "path": str(dataset),
-            "questions": len(rows),
-            "sha256": hashlib.sha256(dataset.read_bytes()).hexdigest(),
-        },
+        dataset=dataset,
         system={
             "assistant": app.description,
             "textbook": textbook,

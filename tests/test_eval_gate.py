@@ -7,6 +7,7 @@ yet met; a target not yet met never fails this test.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,8 @@ import pytest
 from eval.dataset import DEFAULT_DATASET
 from eval.gate import load_limits
 from eval.render import render_targets
-from eval.runner import DEFAULT_THRESHOLDS, run_cli
+from eval.runner import DEFAULT_THRESHOLDS, OpenBook, run_cli, run_open_book
+from tests.conftest import ROOT
 
 
 @pytest.mark.integration
@@ -47,3 +49,26 @@ def test_eval_meets_every_threshold(
         "missed gate thresholds: " + "; ".join(missed) + f" (see {out / 'report.md'})"
     )
     assert code == 0
+
+
+CMRC = ROOT.parent / "shared" / "datasets" / "cmrc2018_trial.jsonl"
+
+
+@pytest.mark.integration
+def test_open_book_subset_meets_every_threshold(
+    article_app, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The CI gate on passages nobody here wrote: the first 50 CMRC passages, the next 25 out."""
+    if not CMRC.is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs the open-book dataset at {CMRC} (../shared beside the clone)")
+        pytest.skip(f"no open-book dataset at {CMRC}")
+    out = tmp_path / "eval-out"
+    with capsys.disabled():
+        print(f"\n=== open-book eval ({CMRC.name}, pool 50, 25 left out); report in {out} ===")
+        passed = run_open_book(article_app, OpenBook(CMRC, pool=50, negatives=25), out)
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["dataset"]["pool"] == 50 and report["dataset"]["left_out"] == 25
+    missed = [t for t in report["gate"]["thresholds"] if t["passed"] is not True]
+    assert not missed and passed, f"missed: {missed} (see {out / 'report.md'})"
+    assert report["refusal_curve"], "the report shows the refusal curve"

@@ -146,6 +146,7 @@ def test_summarize_per_type() -> None:
         "hit@5": pytest.approx(2 / 3),
         "mrr": pytest.approx((1 + 1 / 4) / 3),
         "fact_accuracy": pytest.approx(1 / 3),
+        "grounded_accuracy": None,  # the records carry no grounding verdict
         "citation_support": 0.5,
         "negative_rejection": None,
         "false_refusal": pytest.approx(1 / 3),
@@ -159,6 +160,7 @@ def test_summarize_per_type() -> None:
         "hit@5": None,
         "mrr": None,
         "fact_accuracy": None,
+        "grounded_accuracy": None,
         "citation_support": None,
         "negative_rejection": 0.5,
         "false_refusal": None,

@@ -343,13 +343,14 @@ def test_strip_timings_removes_only_timing_keys() -> None:
 def test_console_table() -> None:
     table = render_table(make_report(sample_records()))
     assert table.split("\n") == [
-        "group     n   fact   cite  reject  f.refuse  hit@1  hit@3    mrr  p50 ms  |  textbook acc  hit@3",
-        "fact      2  0.500  1.000       -     0.000  0.500  1.000  0.750      20  |         0.500  0.500",
-        "negative  1      -      -   1.000         -      -      -      -      10  |         0.000      -",
-        "number    1  0.000      -       -     1.000  0.000  0.000  0.000      10  |         0.000  0.000",
-        "overall   4  0.333  1.000   1.000     0.333  0.333  0.667  0.500      10  |         0.333  0.333",
-        "-" * 96,
-        "textbook  4  0.333  0.333   0.000     0.000  0.000  0.333  0.250       1  |",
+        # "grnd" is "-": these records were not judged for grounding (no "grounded" key)
+        "group     n   fact  grnd   cite  reject  f.refuse  hit@1  hit@3    mrr  p50 ms  |  textbook acc  hit@3",
+        "fact      2  0.500     -  1.000       -     0.000  0.500  1.000  0.750      20  |         0.500  0.500",
+        "negative  1      -     -      -   1.000         -      -      -      -      10  |         0.000      -",
+        "number    1  0.000     -      -       -     1.000  0.000  0.000  0.000      10  |         0.000  0.000",
+        "overall   4  0.333     -  1.000   1.000     0.333  0.333  0.667  0.500      10  |         0.333  0.333",
+        "-" * 102,
+        "textbook  4  0.333     -  0.333   0.000     0.000  0.000  0.333  0.250       1  |",
     ]
 
 
@@ -584,7 +585,10 @@ def test_targets_are_optional_in_a_thresholds_file(tmp_path: Path) -> None:
 
 
 MALFORMED_SPEC = "needs exactly one of { min = x } or { max = x } with x between 0 and 1"
-KNOWN = "known: fact_accuracy, citation_support, negative_rejection, false_refusal, hit@1, hit@3, hit@5, mrr"
+KNOWN = (
+    "known: fact_accuracy, grounded_accuracy, citation_support, negative_rejection, "
+    "false_refusal, hit@1, hit@3, hit@5, mrr"
+)
 GOOD_GATE = "[thresholds]\nmrr = { min = 0.5 }\n"
 
 
