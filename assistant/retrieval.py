@@ -12,6 +12,7 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnableConfig
 from pydantic import ConfigDict
 
+from assistant.timing import stage
 from ingest.index import KnowledgeIndex
 from ingest.text.tokens import tokenize
 
@@ -36,9 +37,8 @@ class DenseRetriever(BaseRetriever):
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
         store = self.index.store
-        found = store.vectorstore(self.embeddings).similarity_search_with_score(
-            query, k=self.k, filter=store.committed_filter()
-        )
+        with stage("dense search"):  # includes embedding the query (recorded on its own too)
+            found = store.similar(self.embeddings, query, self.k)
         # Cosine distance in [0, 2] becomes a similarity in [-1, 1].
         return [
             _document(str(doc.id), doc.page_content, doc.metadata, 1.0 - dist)
@@ -56,8 +56,9 @@ class LexicalRetriever(BaseRetriever):
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
-        hits = self.index.lexical().search(tokenize(query), self.k)
-        rows = self.index.store.get_chunks([chunk_id for chunk_id, _ in hits])
+        with stage("lexical search"):
+            hits = self.index.lexical().search(tokenize(query), self.k)
+            rows = self.index.store.get_chunks([chunk_id for chunk_id, _ in hits])
         return [_document(cid, *rows[cid], score) for cid, score in hits if cid in rows]
 
 

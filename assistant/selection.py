@@ -19,11 +19,12 @@ from typing import Any, Protocol
 
 from assistant import question as q
 from assistant.schema import Context
+from assistant.timing import stage
 from assistant.translate import QueryTranslator
 from ingest.lexical import LexicalIndex
 from ingest.text.quantities import has_date, has_frequency, has_number
 from ingest.text.sentences import is_enumeration, split_sentences
-from ingest.text.tokens import question_terms
+from ingest.text.tokens import GUESS_CHARS, question_terms
 
 # What a sentence must state to answer a question of this kind.
 EVIDENCE: dict[str, Callable[[str], bool]] = {
@@ -95,7 +96,10 @@ class StoredSimilarity:
         """Cosine similarities (the vectors are normalised)."""
         import numpy as np
 
-        stored = self.store().sentence_vectors([c.chunk_id for c in contexts])
+        with stage("sentence vectors"):
+            # The sentences of a chunk are numbered as ingest split them (ingest/chunk.py).
+            counts = {c.chunk_id: len(split_sentences(c.text)) for c in contexts}
+            stored = self.store().sentence_vectors(counts)
         if not stored:
             return {}
         query = np.asarray(self.embed_query(question), dtype=np.float32)
@@ -106,7 +110,11 @@ class StoredSimilarity:
 
 
 def weigh_terms(
-    question: str, lang: str, index: LexicalIndex, translator: QueryTranslator | None
+    question: str,
+    lang: str,
+    index: LexicalIndex,
+    translator: QueryTranslator | None,
+    guess_chars: int = GUESS_CHARS,
 ) -> list[Term]:
     """What a sentence should contain, weighted by rarity in the articles.
 
@@ -116,9 +124,11 @@ def weigh_terms(
     """
     if lang == "en" and translator is not None:
         groups = sorted(set(translator.groups(question)), key=sorted)
+        if all(w.isdigit() for g in groups for w in g):
+            return []  # numbers alone name nothing to ask about ("<script>alert(1)</script>")
         return [Term(g, max(index.term_idf(w) for w in g), True, noun=True) for g in groups if g]
     out = []
-    for word, noun in question_terms(question):
+    for word, noun in question_terms(question, guess_chars):
         if index.substring_df(word):
             out.append(Term(frozenset({word}), index.term_idf(word), True, noun=bool(noun)))
         elif noun == "specific" and names_a_thing(word, index):

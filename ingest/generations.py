@@ -26,6 +26,7 @@ import logging
 import os
 import re
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,11 +35,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ingest.errors import StoreDamagedError
+from ingest.errors import StoreDamagedError, UserError
 
 logger = logging.getLogger(__name__)
 
 _GEN = re.compile(r"^gen-(\d{6})$")
+_TAG = "published-state"  # in a generation: the master's committed state it was copied from
 # A retired generation is closed once no question uses it and it has been retired this long, so
 # that a caller that read the store outside a question is not left with a closed client.
 RETIRE_GRACE_S = 30.0
@@ -54,6 +56,23 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _writable(folder: Path) -> bool:
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
+def _lock_file(path: Path) -> Any:
+    """A generation's lock file, opened for flock: created if need be, else opened read-only
+    (flock needs no write access, so a reader without write access to the data folder reads)."""
+    try:
+        return path.open("a+", encoding="utf-8")
+    except PermissionError:
+        return path.open("r", encoding="utf-8")
 
 
 def _fsync_tree(root: Path) -> None:
@@ -109,11 +128,27 @@ class Generations:
     # --- reading -------------------------------------------------------------------------------
 
     def current_name(self) -> str | None:
-        """The published generation's name, or None before the first publish."""
+        """The published generation's name, or None before the first publish. A damaged
+        pointer (not a generation's name) falls back to the newest complete generation, which
+        is what it pointed at unless the damage came in the middle of a publish."""
         try:
-            return (self.root / "CURRENT").read_text(encoding="utf-8").strip() or None
+            name = (self.root / "CURRENT").read_text(encoding="utf-8").strip()
         except FileNotFoundError:
             return None
+        except (OSError, UnicodeDecodeError):
+            name = ""
+        if _GEN.fullmatch(name):
+            return name
+        gens = self.root / "gens"
+        names = (
+            sorted(p.name for p in gens.iterdir() if _GEN.fullmatch(p.name))
+            if gens.is_dir()
+            else []
+        )
+        logger.warning(
+            "%s is damaged; answering from %s", self.root / "CURRENT", names[-1:] or "nothing"
+        )
+        return names[-1] if names else None
 
     @contextmanager
     def session(self) -> Iterator[Generation | None]:
@@ -198,7 +233,7 @@ class Generations:
         return self._open(name)
 
     def _open(self, name: str) -> Generation:
-        lock = (self.root / "locks" / f"{name}.lock").open("a+", encoding="utf-8")
+        lock = _lock_file(self.root / "locks" / f"{name}.lock")
         fcntl.flock(lock, fcntl.LOCK_SH)  # the writer's clean-up leaves it alone from now on
         path = self.root / "gens" / name
         if not path.is_dir():
@@ -208,6 +243,11 @@ class Generations:
             return Generation(name, self.opener(path), lock)
         except Exception as exc:
             lock.close()
+            if not _writable(path):  # Chroma opens its files for writing, even to read
+                raise UserError(
+                    f"cannot open the index in {path}: this user cannot write there; "
+                    "check the permissions of ASSISTANT_DATA_DIR"
+                ) from None
             raise StoreDamagedError(
                 f"the published index {path} cannot be opened ({type(exc).__name__}); "
                 "rebuild it with: zone-assistant ingest --rebuild"
@@ -249,8 +289,17 @@ class Generations:
                 fcntl.flock(lock, fcntl.LOCK_EX)
             yield
 
-    def publish(self) -> str:
-        """Copy the (closed) master to a new generation and publish it; call under the lock."""
+    def published_tag(self) -> str | None:
+        """The tag the published generation was published with (None: none, or untagged)."""
+        name = self.current_name()
+        try:
+            return (self.root / "gens" / name / _TAG).read_text(encoding="utf-8") if name else None
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    def publish(self, tag: str = "") -> str:
+        """Copy the (closed) master to a new generation and publish it, tagged (the master's
+        committed state); call under the lock."""
         gens, locks = self.root / "gens", self.root / "locks"
         gens.mkdir(parents=True, exist_ok=True)
         locks.mkdir(exist_ok=True)
@@ -260,6 +309,7 @@ class Generations:
         shutil.rmtree(tmp, ignore_errors=True)
         started = time.perf_counter()
         shutil.copytree(self.master, tmp)
+        (tmp / _TAG).write_text(tag, encoding="utf-8")
         _fsync_tree(tmp)
         os.rename(tmp, gens / name)
         _fsync_dir(gens)

@@ -5,8 +5,8 @@ Two ways to keep it, one interface:
   answer from published copies (ingest/generations.py), so an ingest in another process never
   breaks a running server and every question sees one finished state;
 - a Chroma server (CHROMA_HOST): every process reads and writes the server's collections in
-  place; a document becomes visible when its manifest record is written, after all its chunks,
-  and queries admit only chunks of committed document versions.
+  place; each write session is a generation that becomes visible at once when its state record
+  is written, and a question admits only the rows of the generation it started with.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from ingest.errors import NoIndexError, StoreDamagedError
+from ingest.errors import ChromaUnavailableError, NoIndexError, StoreDamagedError
 from ingest.generations import Generation, Generations
 from ingest.lexical import LexicalIndex, LexicalStore
 from ingest.store import ChunkStore
@@ -46,7 +46,11 @@ class KnowledgeIndex:
         self.build_info = build_info
         self.lexical_store = LexicalStore(lexical_dir)
         self.generations = generations
-        self._server = ChunkStore(client, name, build_info) if client is not None else None
+        # On a server, questions may still be pinned to the state before a session: its
+        # superseded rows are kept one session longer.
+        self._server = (
+            ChunkStore(client, name, build_info, gc_delay=1) if client is not None else None
+        )
         self._pinned: ContextVar[ChunkStore | None] = ContextVar(f"store-{id(self)}", default=None)
         if generations is not None:
             generations.warmer = self._warm
@@ -69,7 +73,7 @@ class KnowledgeIndex:
         if self._pinned.get() is not None:
             yield
             return
-        with self._session() as store, store.pinned():
+        with self._reachable(), self._session() as store, store.pinned():
             token = self._pinned.set(store)
             try:
                 yield
@@ -77,9 +81,24 @@ class KnowledgeIndex:
                 self._pinned.reset(token)
 
     @contextmanager
+    def _reachable(self) -> Iterator[None]:
+        """A Chroma server that stops answering is one line, not a traceback; the next
+        question reaches it again once it is back."""
+        try:
+            yield
+        except Exception as exc:
+            if self._server is None or not type(exc).__module__.startswith(("httpx", "httpcore")):
+                raise
+            raise ChromaUnavailableError(
+                f"cannot reach the Chroma server ({type(exc).__name__}); check that it runs "
+                "(chroma run ...) and try again"
+            ) from None
+
+    @contextmanager
     def _session(self) -> Iterator[ChunkStore]:
         if self._server is not None:
-            yield self._server
+            with self._reachable():
+                yield self._server
             return
         assert self.generations is not None
         if self.generations.current_name() is None:
@@ -125,9 +144,11 @@ class KnowledgeIndex:
         so a damaged one can be replaced.
         """
         if self._server is not None:
-            if fresh:
-                self._server.reset()
-            yield self._server
+            with self._reachable():
+                if fresh:
+                    self._server.reset()
+                yield self._server
+                self._server.commit()
             return
         gens = self.generations
         assert gens is not None
@@ -139,10 +160,14 @@ class KnowledgeIndex:
             store = ChunkStore(client, self.name, self.build_info)
             try:
                 yield store
+                store.commit()  # not reached when the block fails: the session is discarded
+                committed = str(store.state().gen)
             finally:
                 client.close()
-            if store.changed or gens.current_name() is None:
-                gens.adopt(gens.publish())
+            # Also when this session changed nothing but the master holds a state that was never
+            # published (a writer killed between its commit and its publish).
+            if store.changed or gens.published_tag() != committed:
+                gens.adopt(gens.publish(tag=committed))
 
     def close(self) -> None:
         """Close the open generations (tests, shutdown)."""

@@ -105,9 +105,15 @@ class LexicalIndex:
         known = [t for t in query_tokens if t in vocab] if self.ids else []
         if not known:
             return []
-        scores = self._bm25.get_scores(known)
-        order = sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))[:k]
-        return [(self.ids[i], float(scores[i])) for i in order if scores[i] > 0]
+        import numpy as np
+
+        scores = np.asarray(self._bm25.get_scores(known))
+        hits = np.flatnonzero(scores > 0)
+        if len(hits) > k:  # the k best (ties included) without sorting them all
+            kth = np.partition(scores[hits], len(hits) - k)[len(hits) - k]
+            hits = hits[scores[hits] >= kth]
+        order = sorted(hits.tolist(), key=lambda i: (-float(scores[i]), i))[:k]
+        return [(self.ids[i], float(scores[i])) for i in order]
 
     # --- persistence ---------------------------------------------------------------------------
 

@@ -193,9 +193,6 @@ def ingest_paths(
             if source not in present and _gone(source, options.knowledge_dir, found.complete):
                 store.remove_document(source)
                 summary.outcomes.append(FileOutcome(source, "removed"))
-        removed_orphans = store.collect_garbage()
-        if removed_orphans:
-            logger.info("deleted %d chunks left by an interrupted ingest", removed_orphans)
         has_index = store.recorded_build() is not None
     if has_index:
         index.lexical()  # saved for the published state: no process segments it again

@@ -1,0 +1,113 @@
+"""Server mode end to end: a real Chroma server (`chroma run`), several app processes on it.
+
+An article ingested through one process is answered by another; the BM25 index is written
+once by the ingest and loaded by the other process; a stopped server is one line, and
+questions are answered again once it is back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from eval.chroma_server import ChromaServer, free_port
+from tests.conftest import FIXTURES, ROOT
+from tests.test_concurrent_ingest import LIGHTHOUSE, wait_until_up
+
+EXE = Path(sys.executable).with_name("zone-assistant")
+
+
+@pytest.fixture()
+def chroma(tmp_path: Path) -> Iterator[ChromaServer]:
+    server = ChromaServer(tmp_path / "chroma-server")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def env_for(base: Path, server: ChromaServer) -> dict[str, str]:
+    return {
+        **os.environ,
+        **server.env,
+        "ASSISTANT_DATA_DIR": str(base / "data"),
+        "ASSISTANT_KNOWLEDGE_DIR": str(base / "knowledge"),
+    }
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(EXE), *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.mark.server
+@pytest.mark.integration
+def test_two_app_processes_share_one_server(tmp_path: Path, chroma: ChromaServer) -> None:
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    shutil.copytree(FIXTURES / "mini", tmp_path / "knowledge")
+    env = env_for(tmp_path, chroma)
+    assert cli(env, "ingest").returncode == 0
+    assert not (tmp_path / "data" / "chroma").exists()  # the vectors live on the server
+    port = free_port()
+    log = (tmp_path / "serve.log").open("wb")
+    served = subprocess.Popen(
+        [str(EXE), "serve", "--port", str(port)], env=env, cwd=ROOT, stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_until_up(url, served)
+        api = Client(url, verbose=False)
+
+        def ask(question: str) -> dict[str, Any]:
+            return dict(api.predict(question, api_name="/ask"))
+
+        assert "42个" in ask("海港新区新引进重点项目多少个？")["answer"]
+        assert ask("灯塔岛今年新建灯塔多少座？")["refused"] is True
+        # Another process ingests a new article into the same server: the server answers.
+        (tmp_path / "knowledge" / "lighthouse.txt").write_text(LIGHTHOUSE, encoding="utf-8")
+        ingest = cli(env, "ingest")
+        assert ingest.returncode == 0 and "1 added" in ingest.stdout
+        lexical = list((tmp_path / "data" / "lexical").glob("*/*/meta.json"))
+        assert len(lexical) == 1  # written once by the ingest, for the committed state
+        answer = ask("灯塔岛今年新建灯塔多少座？")
+        assert answer["short_answer"] == "5座"
+        assert answer["citations"][0]["source"] == "lighthouse.txt"
+        # The server stops: one line; it comes back: answers again, without a restart.
+        chroma.stop()
+        with pytest.raises(AppError) as err:
+            ask("海港新区新引进重点项目多少个？")
+        assert str(err.value).startswith("cannot reach the Chroma server (ConnectError)")
+        chroma.start()
+        assert "42个" in ask("海港新区新引进重点项目多少个？")["answer"]
+    finally:
+        served.terminate()
+        served.wait(timeout=30)
+
+
+@pytest.mark.server
+@pytest.mark.integration
+def test_cli_against_a_stopped_server_is_one_line(tmp_path: Path, chroma: ChromaServer) -> None:
+    shutil.copytree(FIXTURES / "mini", tmp_path / "knowledge")
+    env = env_for(tmp_path, chroma)
+    assert cli(env, "ingest").returncode == 0
+    got = json.loads(cli(env, "ask", "--json", "森林公园新增步道多少公里？").stdout)
+    assert got["short_answer"] == "12公里"
+    chroma.stop()
+    result = cli(env, "ask", "森林公园新增步道多少公里？")
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"Error: cannot reach the Chroma server at 127.0.0.1:{chroma.port} (ValueError); "
+        "start it with: chroma run --path ./data/chroma-server, or unset CHROMA_HOST\n"
+    )
