@@ -5,7 +5,6 @@ No Gradio here: the tab in `assistant/ui_admin.py` checks the password and calls
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 import re
@@ -35,11 +34,6 @@ Ingest = Callable[..., IngestSummary]
 
 class UploadRejectedError(ValueError):
     """An uploaded file cannot be accepted; the message says why."""
-
-
-def password_matches(given: str | None, expected: str) -> bool:
-    """Compare a password in constant time."""
-    return hmac.compare_digest((given or "").encode("utf-8"), expected.encode("utf-8"))
 
 
 def safe_filename(name: str) -> str:
@@ -193,10 +187,11 @@ class KnowledgeAdmin:
             logger.info("deleted %s (%s)", source, note)
             return f"deleted: {source} ({note})"
 
-    def reindex(self, progress: Progress | None = None) -> list[str]:
-        """Bring the index in line with the knowledge folder (unchanged files are skipped)."""
+    def reindex(self, progress: Progress | None = None, rebuild: bool = False) -> list[str]:
+        """Bring the index in line with the knowledge folder (unchanged files are skipped), or
+        with `rebuild` embed everything again (questions read the previous state meanwhile)."""
         with self._lock:
-            summary = self.ingest(None, progress=progress)
+            summary = self.ingest(None, rebuild=rebuild, progress=progress)
             return summary.lines()
 
 

@@ -21,6 +21,7 @@ class ChatClient:
 
     def __init__(self, base_url: str, model: str, timeout: float) -> None:
         self.base_url = base_url
+        self.shown_url = redact_url(base_url)  # what messages and logs may show
         self.model = model
         self.timeout = timeout
 
@@ -64,7 +65,7 @@ class ChatClient:
 
     def _timeout_message(self, what: str) -> str:
         return (
-            f"LLM endpoint {self.base_url} took longer than {self.timeout:g} s {what}; "
+            f"LLM endpoint {self.shown_url} took longer than {self.timeout:g} s {what}; "
             "check that the server is running and not overloaded, or raise ASSISTANT_LLM_TIMEOUT"
         )
 
@@ -77,19 +78,32 @@ class ChatClient:
         if isinstance(exc, openai.APIStatusError):
             detail = one_line(str(getattr(exc, "message", "") or exc))
             return (
-                f"LLM endpoint {self.base_url} answered HTTP {exc.status_code} for model "
+                f"LLM endpoint {self.shown_url} answered HTTP {exc.status_code} for model "
                 f"{self.model!r}: {detail}; check ASSISTANT_LLM_MODEL and ASSISTANT_LLM_API_KEY"
             )
         if isinstance(exc, openai.APIConnectionError | OSError) or "Connect" in type(exc).__name__:
             cause = type(exc.__cause__ or exc).__name__
             return (
-                f"LLM endpoint {self.base_url} is unreachable ({cause}); check "
+                f"LLM endpoint {self.shown_url} is unreachable ({cause}); check "
                 "ASSISTANT_LLM_BASE_URL or unset it to use the extractive answerer"
             )
         return (
-            f"LLM endpoint {self.base_url} failed ({type(exc).__name__}: "
+            f"LLM endpoint {self.shown_url} failed ({type(exc).__name__}: "
             f"{one_line(str(exc))}); check that it is an OpenAI-compatible chat endpoint"
         )
+
+
+def redact_url(url: str) -> str:
+    """The URL without its user:password@ part (the endpoint's credentials)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(unparsable URL)"
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
 
 
 def one_line(text: str, limit: int = 160) -> str:

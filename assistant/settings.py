@@ -56,19 +56,30 @@ class Settings(BaseSettings):
 
     # Answering. Without sentence vectors (or for English questions) the best sentence must
     # cover `refusal_threshold` of the question's weight; with them, a Chinese question's best
-    # similarity (+0.05 x coverage) must reach `semantic_refusal_threshold` (see the eval's
-    # refusal curve for how it was chosen).
+    # similarity (+0.05 x coverage) must reach `semantic_refusal_threshold`: by default the one
+    # calibrated for the embedding model (assistant/embeddings.py; none: the lexical rules only).
     refusal_threshold: float = Field(0.5, ge=0.0, le=1.0)
-    # Chosen on the CMRC pool's tuning half as the threshold that refuses the most negatives with
-    # at most 5% false refusals: 0.905 (tuning 3.8% false refusals; held-out 3.9%; negatives
-    # refused 95%). The eval report shows the whole curve.
-    semantic_refusal_threshold: float = Field(0.905, ge=0.0, le=1.5)
+    semantic_refusal_threshold: float | None = Field(None, ge=0.0, le=1.5)
     max_question_chars: int = Field(1000, ge=10)
+    # Bounds the CPU of a long question: only its first `max_analyzed_chars` characters are
+    # embedded (e5: 2.3 s for 1,000) and get guessed words (jieba's HMM: ~4 ms per unknown
+    # character); the whole question still counts for lexical search. Every eval question is
+    # shorter (114 characters at most).
+    max_analyzed_chars: int = Field(120, ge=10, le=100_000)
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_timeout: float = Field(60.0, gt=0)
 
     admin_password: SecretStr | None = None
+    # The web side. Per client (IP address; the first X-Forwarded-For address when
+    # `trust_forwarded_for`, i.e. behind a reverse proxy that sets it): requests to the answer
+    # queue or the API refill at `rate_per_minute`, up to `rate_burst` at once.
+    rate_per_minute: float = Field(60.0, gt=0)
+    rate_burst: int = Field(20, ge=1)
+    trust_forwarded_for: bool = False
+    # Signs the page and admin cookies; set the same value in every app process behind one
+    # proxy (a random one per process otherwise).
+    session_secret: SecretStr | None = None
 
     chroma_host: str | None = Field(
         None, validation_alias=AliasChoices("CHROMA_HOST", "ASSISTANT_CHROMA_HOST")

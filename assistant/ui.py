@@ -10,15 +10,18 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from assistant.app import App
 from assistant.feedback import FeedbackStore
+from assistant.gate import Gatekeeper, Limits
 from assistant.profile import KnowledgeProfile
 from assistant.settings import Settings
-from assistant.ui_chat import STREAM_DELAY_S, ChatController, ChatUpdate
+from assistant.ui_admin import ADMIN_GROUP
+from assistant.ui_chat import STREAM_DELAY_S, ChatController, ChatUpdate, public_message
 from assistant.ui_render import Turn
 from ingest.errors import UserError
 
@@ -45,12 +48,65 @@ def header_html(profile: KnowledgeProfile, description: str) -> str:
     )
 
 
-def create_app(app: App, stream_delay: float = STREAM_DELAY_S) -> Any:
+@dataclass
+class WebApp:
+    """The Gradio Blocks and the gatekeeper in front of them (assistant/gate.py)."""
+
+    demo: Any
+    gate: Gatekeeper
+    settings: Settings
+
+    def launch(self, host: str, port: int, block: bool = True, quiet: bool = False) -> None:
+        """Serve on host:port behind the gatekeeper (until interrupted when `block`)."""
+        from starlette.middleware import Middleware
+
+        self.demo.queue(default_concurrency_limit=ANSWER_CONCURRENCY, max_size=QUEUE_MAX_SIZE)
+        self.demo.launch(
+            server_name=host,
+            server_port=port,
+            prevent_thread_lock=not block,
+            quiet=quiet,
+            app_kwargs={"middleware": [Middleware(self.gate.wrap)]},
+            **launch_kwargs(self.settings),
+        )
+
+    def close(self) -> None:
+        """Stop serving."""
+        self.demo.close()
+
+
+def gatekeeper(settings: Settings) -> Gatekeeper:
+    """The gatekeeper with the settings' limits, password and cookie secret."""
+    gate = Gatekeeper(
+        password=settings.admin_password.get_secret_value() if settings.admin_password else None,
+        limits=Limits(per_minute=settings.rate_per_minute, burst=settings.rate_burst),
+        trust_forwarded_for=settings.trust_forwarded_for,
+    )
+    if settings.session_secret is not None:
+        gate.secret = settings.session_secret.get_secret_value().encode()
+    return gate
+
+
+def roles(demo: Any) -> dict[int, str]:
+    """Each event's role for the gatekeeper: the public `ask` API, admin, or the chat's own."""
+    out = {}
+    for fn_index, fn in demo.fns.items():
+        if fn.api_name == "ask" and fn.api_visibility != "private":
+            out[fn_index] = "ask"
+        elif fn.concurrency_id == ADMIN_GROUP:
+            out[fn_index] = "admin"
+        else:
+            out[fn_index] = "chat"
+    return out
+
+
+def create_app(app: App, stream_delay: float = STREAM_DELAY_S) -> WebApp:
     """Build the Gradio Blocks app around the process's App (its assistant loads once)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
     settings, profile, assistant = app.settings, app.profile, app.assistant
+    gate = gatekeeper(settings)
     export_dir = Path(tempfile.mkdtemp(prefix="zone-export-"))
     feedback = FeedbackStore.in_data_dir(settings.data_dir)
     chat = ChatController(assistant, feedback, export_dir, stream_delay, title=profile.title)
@@ -64,19 +120,20 @@ def create_app(app: App, stream_delay: float = STREAM_DELAY_S) -> Any:
             if settings.admin_password is not None:
                 from assistant.ui_admin import build_admin_tab
 
-                build_admin_tab(app.admin, settings.admin_password.get_secret_value())
+                build_admin_tab(app.admin, gate)
 
         def ask(question: str) -> dict[str, Any]:
             """Answer one question; returns the same JSON object as `zone-assistant ask --json`."""
             try:
                 return chat.ask_json(question)
             except UserError as exc:
-                raise gr.Error(str(exc)) from None
+                raise gr.Error(public_message(exc)) from None
 
         gr.api(
             ask, api_name="ask", concurrency_id=ANSWER_GROUP, concurrency_limit=ANSWER_CONCURRENCY
         )
-    return demo
+    gate.roles = roles(demo)
+    return WebApp(demo, gate, settings)
 
 
 def _chat_tab(gr: Any, chat: ChatController, profile: KnowledgeProfile) -> None:
@@ -228,19 +285,9 @@ def launch_kwargs(settings: Settings) -> dict[str, Any]:
     }
 
 
-def configure_queue(demo: Any) -> Any:
-    """Queue events so many users are answered in turn, a few at a time."""
-    return demo.queue(default_concurrency_limit=ANSWER_CONCURRENCY, max_size=QUEUE_MAX_SIZE)
-
-
-def launch(app: App, host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> Any:
-    """Serve the app (until interrupted when `block`; else return the running Blocks to close)."""
-    demo = configure_queue(create_app(app))
+def launch(app: App, host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> WebApp:
+    """Serve the app (until interrupted when `block`; else return it running, to close)."""
+    web = create_app(app)
     logger.info("serving the web chat on http://%s:%d/ (%s)", host, port, app.description)
-    demo.launch(
-        server_name=host,
-        server_port=port,
-        prevent_thread_lock=not block,
-        **launch_kwargs(app.settings),
-    )
-    return demo
+    web.launch(host, port, block=block)
+    return web

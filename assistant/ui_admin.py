@@ -1,103 +1,116 @@
 """The knowledge-base admin tab, built only when ASSISTANT_ADMIN_PASSWORD is set.
 
-Every admin handler checks, server-side, a per-session flag that only a correct password sets
-(a gr.State lives on the server; the browser cannot set it), and every admin event is
-`api_visibility="private"`, so no API endpoint exists for it.
+Logging in is not a Gradio event: the page posts the password to `admin/login`, which the
+gatekeeper (assistant/gate.py) answers itself, with a per-client backoff that never occupies the
+shared queue, and sets an admin cookie bound to this page. Every admin event then needs that
+cookie twice: the gatekeeper refuses the event before Gradio's queue without it, and each handler
+checks it again from the request. Every admin event is `api_visibility="private"`.
+
+No `from __future__ import annotations`: Gradio reads the handlers' gr.Request hints at runtime.
 """
 
-from __future__ import annotations
-
 import logging
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from assistant.admin import TABLE_HEADERS, KnowledgeAdmin, password_matches
+from assistant.admin import TABLE_HEADERS, KnowledgeAdmin
+from assistant.gate import Gatekeeper
 from ingest.load import SUPPORTED_EXTENSIONS
 
 logger = logging.getLogger(__name__)
 
 LOCKED = "请先输入管理员密码 · Enter the admin password first"
-WRONG = "密码错误 · Wrong password"
 UNLOCKED = "已登录 · Unlocked"
-FAILED_LOGIN_DELAY_S = 1.0
 ADMIN_GROUP = "admin"
 
 Rows = list[list[Any]]
 ProgressFn = Callable[[int, int, str], None]
 
+# Posts the password to the gatekeeper (relative URL: works under a reverse proxy's sub-path)
+# and shows its answer; the page never learns whether the cookie is set other than by trying.
+LOGIN_JS = """
+async (password) => {
+  try {
+    const r = await fetch("admin/login", {method: "POST", credentials: "same-origin",
+      headers: {"content-type": "application/json"}, body: JSON.stringify({password})});
+    const body = await r.json().catch(() => ({}));
+    if (r.ok) return ["已登录 · Unlocked", ""];
+    if (r.status === 429) return ["请稍候再试 · " + (body.error || "too many attempts"), ""];
+    const wait = body.retry_after_s ? `; wait ${Math.ceil(body.retry_after_s)} s` : "";
+    return ["密码错误 · Wrong password" + wait, ""];
+  } catch (e) {
+    return ["无法连接 · The server cannot be reached", password];
+  }
+}
+"""
+
 
 class AdminLockedError(PermissionError):
-    """An admin action was called without a correct password in this session."""
+    """An admin action was called without the admin login."""
 
 
 class AdminHandlers:
-    """The admin tab's handlers as plain methods: each takes the session's `unlocked` flag first."""
+    """The admin tab's handlers as plain methods: each takes whether the request carries a valid
+    admin login first (the Gradio wrappers read it from the request's cookies)."""
 
-    def __init__(
-        self, admin: KnowledgeAdmin, password: str, failed_delay: float = FAILED_LOGIN_DELAY_S
-    ) -> None:
+    def __init__(self, admin: KnowledgeAdmin) -> None:
         self.admin = admin
-        self._password = password
-        self.failed_delay = failed_delay
-
-    def login(self, given: str | None) -> tuple[bool, str]:
-        """Check a password: (unlocked, message). A wrong one is answered slowly."""
-        if password_matches(given, self._password):
-            logger.info("admin unlocked")
-            return True, UNLOCKED
-        logger.warning("admin: wrong password")
-        time.sleep(self.failed_delay)
-        return False, WRONG
 
     @staticmethod
-    def require(unlocked: object) -> None:
-        """Raise AdminLockedError unless this session entered the password."""
-        if unlocked is not True:
+    def require(allowed: object) -> None:
+        """Raise AdminLockedError unless the request is logged in."""
+        if allowed is not True:
             raise AdminLockedError(LOCKED)
 
-    def listing(self, unlocked: object) -> tuple[Rows, list[str]]:
+    def listing(self, allowed: object) -> tuple[Rows, list[str]]:
         """The article table and the choices for deletion."""
-        self.require(unlocked)
+        self.require(allowed)
         return self.admin.rows(), self.admin.sources()
 
     def upload(
         self,
-        unlocked: object,
+        allowed: object,
         files: Sequence[str | Path] | None,
         progress: ProgressFn | None = None,
     ) -> tuple[str, Rows, list[str]]:
         """Ingest uploaded files; returns (result log, table, delete choices)."""
-        self.require(unlocked)
+        self.require(allowed)
         messages = self.admin.upload([Path(f) for f in files or []], progress)
-        return "\n".join(messages), *self.listing(unlocked)
+        return "\n".join(messages), *self.listing(allowed)
 
-    def delete(self, unlocked: object, source: str | None) -> tuple[str, Rows, list[str]]:
-        """Delete one article; returns (result log, table, delete choices)."""
-        self.require(unlocked)
-        return self.admin.delete(source or ""), *self.listing(unlocked)
+    def delete(self, allowed: object, source: str | None) -> tuple[str, Rows, list[str]]:
+        """Delete one article (the tab asks for confirmation first); returns (result log,
+        table, delete choices)."""
+        self.require(allowed)
+        return self.admin.delete(source or ""), *self.listing(allowed)
 
     def reindex(
-        self, unlocked: object, progress: ProgressFn | None = None
+        self, allowed: object, progress: ProgressFn | None = None, rebuild: bool = False
     ) -> tuple[str, Rows, list[str]]:
-        """Re-ingest the knowledge folder (incremental); returns (result log, table, choices)."""
-        self.require(unlocked)
-        return "\n".join(self.admin.reindex(progress)), *self.listing(unlocked)
+        """Re-ingest the knowledge folder (incremental, or everything again with `rebuild`);
+        returns (result log, table, choices)."""
+        self.require(allowed)
+        lines = self.admin.reindex(progress, rebuild=rebuild)
+        return "\n".join(lines), *self.listing(allowed)
 
 
-def build_admin_tab(admin: KnowledgeAdmin, password: str) -> AdminHandlers:
+def build_admin_tab(admin: KnowledgeAdmin, gate: Gatekeeper) -> AdminHandlers:
     """Add the admin tab to the current Blocks; call inside `gr.Tabs()`."""
     import gradio as gr
 
-    handlers = AdminHandlers(admin, password)
+    handlers = AdminHandlers(admin)
     tracked = gr.Progress()
     events: dict[str, Any] = {
         "api_visibility": "private",
         "concurrency_id": ADMIN_GROUP,
         "concurrency_limit": 1,
     }
+
+    def allowed(request: gr.Request) -> bool:
+        raw = getattr(request, "request", None)
+        return gate.admin_ok(dict(raw.cookies) if raw is not None else {})
 
     @contextmanager
     def shown_as_error() -> Iterator[None]:
@@ -108,12 +121,11 @@ def build_admin_tab(admin: KnowledgeAdmin, password: str) -> AdminHandlers:
 
     def tracker(progress: Any) -> ProgressFn:
         def report(done: int, total: int, stage: str) -> None:
-            progress((done, total), desc=stage, unit="chunks")
+            progress((done, total), desc=stage, unit="texts")
 
         return report
 
     with gr.Tab("知识库管理 · Knowledge base", id="admin", elem_id="admin-tab"):
-        unlocked = gr.State(False)
         with gr.Row():
             given = gr.Textbox(
                 label="管理员密码 · Admin password", type="password", elem_id="admin-password"
@@ -141,40 +153,63 @@ def build_admin_tab(admin: KnowledgeAdmin, password: str) -> AdminHandlers:
                 upload = gr.Button(
                     "上传并入库 · Upload & ingest", variant="primary", elem_id="admin-upload-button"
                 )
-                reindex = gr.Button("重新索引 · Re-index folder")
+                reindex = gr.Button("重新索引 · Re-index folder", elem_id="admin-reindex")
+                rebuild = gr.Button("全部重建 · Rebuild everything", elem_id="admin-rebuild")
             with gr.Row():
                 choice = gr.Dropdown(label="文章 · Article", choices=[], elem_id="admin-choice")
-                delete = gr.Button("删除 · Delete", variant="stop")
+                delete = gr.Button("删除… · Delete…", variant="stop", elem_id="admin-delete")
+            with gr.Row(visible=False) as confirm_row:
+                confirm_text = gr.Markdown(elem_id="admin-confirm-text")
+                confirm = gr.Button(
+                    "确认删除 · Confirm delete", variant="stop", elem_id="admin-confirm"
+                )
+                cancel = gr.Button("取消 · Cancel", elem_id="admin-cancel")
             log = gr.Textbox(label="结果 · Result", lines=6, interactive=False, elem_id="admin-log")
 
-        def on_login(text: str) -> tuple[Any, ...]:
-            ok, message = handlers.login(text)
+        def on_view(request: gr.Request) -> tuple[Any, ...]:
+            ok = allowed(request)
             rows, sources = handlers.listing(ok) if ok else ([], [])
-            choices = gr.Dropdown(choices=sources, value=None)
-            return ok, message, "", gr.Column(visible=ok), rows, choices
+            return gr.Column(visible=ok), rows, gr.Dropdown(choices=sources, value=None)
 
-        def on_upload(flag: bool, paths: list[str] | None, progress: Any = tracked) -> Any:
+        def on_upload(paths: list[str] | None, request: gr.Request, progress: Any = tracked) -> Any:
             with shown_as_error():
-                handlers.require(flag)
+                handlers.require(allowed(request))
                 progress(0, desc="reading files")
-                text, rows, sources = handlers.upload(flag, paths, tracker(progress))
+                text, rows, sources = handlers.upload(True, paths, tracker(progress))
             return text, rows, gr.Dropdown(choices=sources, value=None), None
 
-        def on_delete(flag: bool, source: str | None) -> Any:
-            with shown_as_error():
-                text, rows, sources = handlers.delete(flag, source)
-            return text, rows, gr.Dropdown(choices=sources, value=None)
+        def on_ask_delete(source: str | None) -> Any:
+            if not source:
+                return gr.Row(visible=False), "", "请选择文章 · Choose an article first"
+            question = f"删除 **{source}**（索引与文件）？ · Delete **{source}** (index and file)?"
+            return gr.Row(visible=True), question, ""
 
-        def on_reindex(flag: bool, progress: Any = tracked) -> Any:
+        def on_delete(source: str | None, request: gr.Request) -> Any:
             with shown_as_error():
-                handlers.require(flag)
-                progress(0, desc="scanning the knowledge folder")
-                text, rows, sources = handlers.reindex(flag, tracker(progress))
-            return text, rows, gr.Dropdown(choices=sources, value=None)
+                text, rows, sources = handlers.delete(allowed(request), source)
+            return text, rows, gr.Dropdown(choices=sources, value=None), gr.Row(visible=False)
 
-        login.click(on_login, [given], [unlocked, status, given, panel, table, choice], **events)
-        given.submit(on_login, [given], [unlocked, status, given, panel, table, choice], **events)
-        upload.click(on_upload, [unlocked, files], [log, table, choice, files], **events)
-        delete.click(on_delete, [unlocked, choice], [log, table, choice], **events)
-        reindex.click(on_reindex, [unlocked], [log, table, choice], **events)
+        def reindexing(full: bool) -> Callable[..., Any]:
+            def on_reindex(request: gr.Request, progress: Any = tracked) -> Any:
+                with shown_as_error():
+                    handlers.require(allowed(request))
+                    progress(0, desc="scanning the knowledge folder")
+                    text, rows, sources = handlers.reindex(True, tracker(progress), rebuild=full)
+                return text, rows, gr.Dropdown(choices=sources, value=None)
+
+            on_reindex.__name__ = "on_rebuild" if full else "on_reindex"
+            return on_reindex
+
+        listing = [panel, table, choice]
+        private: dict[str, Any] = {"api_visibility": "private"}
+        for trigger in (login.click, given.submit):
+            trigger(None, [given], [status, given], js=LOGIN_JS, **private).then(
+                on_view, None, listing, **private
+            )
+        upload.click(on_upload, [files], [log, table, choice, files], **events)
+        delete.click(on_ask_delete, [choice], [confirm_row, confirm_text, log], **private)
+        cancel.click(lambda: gr.Row(visible=False), None, [confirm_row], **private)
+        confirm.click(on_delete, [choice], [log, table, choice, confirm_row], **events)
+        reindex.click(reindexing(False), None, [log, table, choice], **events)
+        rebuild.click(reindexing(True), None, [log, table, choice], **events)
     return handlers

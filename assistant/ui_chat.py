@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from assistant.errors import LLMError
 from assistant.feedback import FeedbackStore
 from assistant.pipeline import Assistant
 from assistant.schema import Answer
@@ -26,6 +27,19 @@ logger = logging.getLogger(__name__)
 
 STREAM_DELAY_S = 0.03
 UNEXPECTED = "Error: something went wrong while answering; please try again."
+UNAVAILABLE = (
+    "回答服务暂不可用，请稍后再试 · The answering service is unavailable; please try again later."
+)
+
+
+def public_message(exc: UserError) -> str:
+    """What a web user is told: the error itself, except that the LLM endpoint's failures
+    (which name the internal endpoint and its upstream error) are logged and not shown."""
+    if isinstance(exc, LLMError):
+        logger.warning("LLM endpoint failed: %s", exc)
+        return UNAVAILABLE
+    return str(exc)
+
 
 StreamItem = str | Answer
 ChatUpdate = tuple[str, list[dict[str, str]], list[Turn]]
@@ -94,7 +108,7 @@ class ChatController:
             else:
                 logger.error("the answer stream ended without a final answer")
         except UserError as exc:
-            turn = Turn.new(question, error=f"Error: {exc}")
+            turn = Turn.new(question, error=f"Error: {public_message(exc)}")
         except Exception:
             logger.exception("answering failed: %s", question[:80])
         new_turns = [*turns, turn]

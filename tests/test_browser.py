@@ -201,8 +201,15 @@ def test_admin_tab_refuses_a_wrong_password_then_uploads(page: Any, served: dict
     page.wait_for_function(
         "() => document.querySelector('#admin-status textarea').value.includes('Wrong')"
     )
-    assert status.input_value() == "密码错误 · Wrong password"
+    assert status.input_value() == "密码错误 · Wrong password; wait 1 s"
     assert not page.locator("#admin-table").is_visible()
+    page.locator("#admin-password input").fill(PASSWORD)
+    page.locator("#admin-login").click()  # within the backoff: refused without a check
+    page.wait_for_function(
+        "() => document.querySelector('#admin-status textarea').value.includes('too many')"
+    )
+    assert not page.locator("#admin-table").is_visible()
+    page.wait_for_timeout(1100)
     page.locator("#admin-password input").fill(PASSWORD)
     page.locator("#admin-login").click()
     page.wait_for_function(
@@ -233,3 +240,26 @@ def test_admin_tab_refuses_a_wrong_password_then_uploads(page: Any, served: dict
     answer = ask(page, "蓝湾新区今年建成人才公寓多少套？")
     assert answer.locator(".src-pos").first.inner_text().startswith("蓝湾_新区.txt")
     assert "1200套" in answer.locator(".ans-text").inner_text()
+    # Deleting asks first; cancel keeps the article, confirm removes it.
+    page.get_by_role("tab", name=re.compile("Knowledge base")).click()
+    page.locator("#admin-choice input").click()
+    page.get_by_role("option", name="蓝湾_新区.txt").click()
+    page.locator("#admin-delete").click()
+    page.locator("#admin-confirm").wait_for(state="visible")
+    assert "蓝湾_新区.txt" in page.locator("#admin-confirm-text").inner_text()
+    page.locator("#admin-cancel").click()
+    page.locator("#admin-confirm").wait_for(state="hidden")
+    assert "蓝湾_新区.txt" in page.locator("#admin-table").inner_text()
+    page.locator("#admin-choice input").click()
+    page.get_by_role("option", name="蓝湾_新区.txt").click()
+    page.locator("#admin-delete").click()
+    page.locator("#admin-confirm").click()
+    page.wait_for_function(
+        "() => document.querySelector('#admin-log textarea').value.startsWith('deleted: 蓝湾_新区.txt')"
+    )
+    assert "蓝湾_新区.txt" not in page.locator("#admin-table").inner_text()
+    # A full rebuild, with progress, leaves the other articles answerable.
+    page.locator("#admin-rebuild").click()
+    page.wait_for_function(
+        "() => document.querySelector('#admin-log textarea').value.startsWith('files: 3 added')"
+    )

@@ -32,9 +32,16 @@ LAMP = "灯塔岛今年新建灯塔多少座？"  # added: refused -> 5座
 BOTH = "森林公园新增步道多少公里，灯塔岛新建灯塔多少座？"  # retrieves from both
 
 
+def environment(base: Path) -> dict[str, str]:
+    """The test's settings. 5 clients ask back to back from one address: far over an
+    investor's request budget (tests/test_gate.py tests that), so the budget is lifted here."""
+    return {**os.environ, "ASSISTANT_DATA_DIR": str(base / "data"),
+            "ASSISTANT_KNOWLEDGE_DIR": str(base / "knowledge"),
+            "ASSISTANT_RATE_PER_MINUTE": "1000000", "ASSISTANT_RATE_BURST": "100000"}  # fmt: skip
+
+
 def serve(base: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "ASSISTANT_DATA_DIR": str(base / "data"),
-           "ASSISTANT_KNOWLEDGE_DIR": str(base / "knowledge")}  # fmt: skip
+    env = environment(base)
     log = (base / "serve.log").open("wb")
     return subprocess.Popen(
         [str(EXE), "serve", "--port", str(port)], env=env, cwd=ROOT, stdout=log, stderr=log
@@ -73,8 +80,7 @@ def test_cli_ingest_while_serving(tmp_path: Path) -> None:
     from gradio_client import Client
 
     shutil.copytree(FIXTURES / "mini", tmp_path / "knowledge")
-    env = {**os.environ, "ASSISTANT_DATA_DIR": str(tmp_path / "data"),
-           "ASSISTANT_KNOWLEDGE_DIR": str(tmp_path / "knowledge")}  # fmt: skip
+    env = environment(tmp_path)
     subprocess.run([str(EXE), "ingest"], env=env, cwd=ROOT, check=True, capture_output=True)
     port = free_port()
     url = f"http://127.0.0.1:{port}/"

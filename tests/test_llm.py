@@ -217,6 +217,22 @@ def test_down_endpoint_fails_fast_with_a_clear_error(tmp_path: Path) -> None:
     )
 
 
+def test_endpoint_credentials_never_reach_an_error_or_a_web_user(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from assistant.ui_chat import UNAVAILABLE, public_message
+
+    port = free_port()
+    url = f"http://admin:hunter2@127.0.0.1:{port}/v1"
+    with pytest.raises(LLMError) as err:
+        LLMAnswerer(client_for(url, timeout=30)).answer("问题？", [PLANTED])
+    assert "hunter2" not in str(err.value) and "admin:" not in str(err.value)
+    assert str(err.value).startswith(f"LLM endpoint http://***@127.0.0.1:{port}/v1 is unreachable")
+    with caplog.at_level("WARNING"):
+        assert public_message(err.value) == UNAVAILABLE  # nor the internal address
+    assert "hunter2" not in caplog.text
+
+
 @pytest.mark.server
 def test_server_that_never_answers_times_out(tmp_path: Path) -> None:
     listener = socket.socket()

@@ -38,7 +38,7 @@ def test_the_profile_names_the_knowledge_base(wiki_app):
 def test_served_with_its_own_title_examples_and_glossary(wiki_app):
     from assistant.ui import create_app
 
-    demo = create_app(wiki_app)
+    demo = create_app(wiki_app).demo
     assert demo.title == "维基百科选段问答 · Wikipedia sample assistant"
     html = " ".join(str(getattr(b, "value", "")) for b in demo.blocks.values())
     assert "维基百科选段问答" in html and "青岛" not in html

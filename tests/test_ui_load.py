@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui_support import MINI_QUESTIONS, build_mini, running_app
+from tests.ui_support import MINI_QUESTIONS, build_mini, running_app, variant
 
 SESSIONS = 20
 TIMEOUT_S = 300  # for the whole run; a stuck queue fails the test instead of hanging CI
@@ -19,10 +19,11 @@ pytestmark = [pytest.mark.server, pytest.mark.integration]
 
 
 def session(url: str, offset: int) -> list[tuple[str, str, float]]:
-    """One user: a client of its own, asking every question once (starting at `offset`)."""
+    """One user: a client of its own, from an address of its own (the server trusts the proxy's
+    X-Forwarded-For here), asking every question once (starting at `offset`)."""
     from gradio_client import Client
 
-    client = Client(url, verbose=False)
+    client = Client(url, verbose=False, headers={"X-Forwarded-For": f"10.1.0.{offset + 1}"})
     results = []
     for i in range(len(MINI_QUESTIONS)):
         question, expected = MINI_QUESTIONS[(offset + i) % len(MINI_QUESTIONS)]
@@ -43,7 +44,7 @@ def percentile(values: list[float], q: float) -> float:
 def test_twenty_users_all_get_correct_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     import sentence_transformers
 
-    app = build_mini(tmp_path)
+    app = variant(build_mini(tmp_path), trust_forwarded_for=True)
     loads: list[str] = []
     original_init = sentence_transformers.SentenceTransformer.__init__
 

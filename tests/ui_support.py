@@ -59,14 +59,14 @@ def free_port() -> int:
 
 @contextmanager
 def running_app(app: Any, stream_delay: float = 0.0) -> Iterator[str]:
-    """Serve the real app on a free 127.0.0.1 port, as `zone-assistant serve` does; yield its URL."""
-    from assistant.ui import configure_queue, create_app, launch_kwargs
+    """Serve the real app on a free 127.0.0.1 port, as `zone-assistant serve` does (behind its
+    gatekeeper); yield its URL."""
+    from assistant.ui import create_app
 
-    demo = configure_queue(create_app(app, stream_delay=stream_delay))
+    web = create_app(app, stream_delay=stream_delay)
     port = free_port()
-    options = {**launch_kwargs(app.settings), "quiet": True}
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, **options)
+    web.launch("127.0.0.1", port, block=False, quiet=True)
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
-        demo.close()
+        web.close()
