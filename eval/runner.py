@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import click
 
+from assistant.embeddings import refusal_threshold_of
 from assistant.schema import Answer
 from assistant.settings import Settings
 from eval import open_book
@@ -22,6 +23,7 @@ from eval.judge import make_record
 from eval.metrics import summarize
 from eval.render import render_diff, render_gate, render_table, render_targets
 from eval.report import build_report, load_report, write_report
+from ingest.errors import IndexMismatchError
 
 if TYPE_CHECKING:
     from assistant.app import App
@@ -56,7 +58,11 @@ def _settings_info(settings: Settings) -> dict[str, Any]:
         "dense_weight", "reranker_model", "rerank_candidates", "refusal_threshold",
         "semantic_refusal_threshold", "llm_model",
     )  # fmt: skip
-    return {"answerer": settings.answerer, **{k: getattr(settings, k) for k in keys}}
+    info = {"answerer": settings.answerer, **{k: getattr(settings, k) for k in keys}}
+    info["semantic_refusal_threshold"] = refusal_threshold_of(
+        settings.embedding_model, settings.semantic_refusal_threshold
+    )  # the one in use: configured, or calibrated for the model
+    return info
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,7 @@ def run_cli(
     [thresholds] gate value of either is missed, else 0; [targets] are reported, never gated.
     """
     dataset = dataset or DEFAULT_DATASET
-    rows = load_dataset(dataset)
+    rows = load_dataset(dataset, app.settings.max_question_chars)
     limits = load_limits(thresholds or DEFAULT_THRESHOLDS)
     earlier = load_report(baseline) if baseline else None
     info = {"path": str(dataset), "questions": len(rows),
@@ -109,7 +115,11 @@ def run_open_book(app: App, spec: OpenBook, out: Path) -> bool:
     )
     pool_app = build_app(settings)
     try:
-        summary = pool_app.ingest()
+        try:
+            summary = pool_app.ingest()
+        except IndexMismatchError as exc:  # the eval's own scratch index: rebuilt, not refused
+            click.echo(f"rebuilding the open-book index ({exc})")
+            summary = pool_app.ingest(rebuild=True)
         if summary.exit_code != 0:
             raise EvalError("the open-book pool did not ingest: " + "; ".join(summary.lines()))
         rows = open_book.rows(pool, left_out)
@@ -156,8 +166,11 @@ def run_suite(
     )  # fmt: skip
     target = next((t.target for t in limits.targets if t.metric == "fact_accuracy"), None)
     path = write_report(out, report, target)
-    _print(report, f"{len(rows)} questions in {finished - started:.1f}s; report: {path} "
-           "(and report.json, accuracy.svg)")
+    _print(
+        report,
+        f"{len(rows)} questions in {finished - started:.1f}s; report: {path} "
+        "(and report.json, accuracy.svg)",
+    )
     return bool(report["gate"]["passed"])
 
 

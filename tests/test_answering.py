@@ -126,7 +126,8 @@ def test_english_question_finds_the_chinese_passage_and_answers_in_english(artic
         ("青岛开发区投资控股集团的注册资本是多少？", "知识库中没有找到相关信息。"),
         ("中电光谷产业园的占地面积有多大？", "知识库中没有找到相关信息。"),
         pytest.param(
-            "联东U谷项目投资了多少钱？", "知识库中没有找到相关信息。",
+            "联东U谷项目投资了多少钱？",
+            "知识库中没有找到相关信息。",
             # The article names 联东U谷 but not its investment. Only the focus-noun rule caught
             # this; with sentence vectors that rule refused 4% more answerable Wikipedia
             # questions (CMRC tuning half 3.5% -> 7.7%) for this one zone negative, so it is off.

@@ -75,7 +75,9 @@ def test_check_refuses_when_nothing_is_supported_or_the_answerer_does_not_accept
 
 def test_merge_numbers_markers_across_parts():
     one = Checked("甲。[1]", [Citation(1, "a", "doc.txt", "甲。")], False)
-    two = Checked("乙。[1][2]", [Citation(1, "a", "doc.txt", "乙。"), Citation(2, "b", "d", "丙")], False)
+    two = Checked(
+        "乙。[1][2]", [Citation(1, "a", "doc.txt", "乙。"), Citation(2, "b", "d", "丙")], False
+    )
     merged = merge_checked([one, Checked(REFUSAL["zh"], [], True), two], "zh")
     assert merged.text == "甲。[1]乙。[2][3]"
     assert [(c.n, c.chunk_id) for c in merged.citations] == [(1, "a"), (2, "a"), (3, "b")]

@@ -50,8 +50,9 @@ def test_vectors_are_deterministic_across_processes() -> None:
         "print(b('multilingual-e5-small', 1).embed_query('开发区改革')[:4])"
     )
     runs = {
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        .stdout.strip()
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.strip()
         for _ in range(2)
     }
     assert len(runs) == 1
