@@ -11,6 +11,7 @@ from pathlib import Path
 from assistant.errors import AssistantError
 from assistant.schema import Answer
 from ingest.text.markers import marker, split_at_markers
+from ingest.text.width import collapse, visible
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
 
@@ -33,7 +34,7 @@ def read_questions(path: Path) -> list[BriefQuestion]:
         raise AssistantError(f"questions file {path} is not UTF-8 text") from None
     out: list[BriefQuestion] = []
     for line in lines:
-        text = line.strip()
+        text = collapse(visible(line))  # a line of only invisible characters is blank
         if not text or text.startswith("#"):
             continue
         followup = text.startswith(">")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from assistant.errors import AssistantError
+from assistant.llm_client import one_line
 from assistant.schema import Answer
 from ingest.errors import UserError
 
@@ -21,20 +22,46 @@ if TYPE_CHECKING:
     from assistant.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
+logger = logging.getLogger(__name__)
 
 
 def friendly_errors(func: F) -> F:
-    """Show a UserError (of any layer) as one line on stderr with exit code 2, no traceback."""
+    """Show any error as one line on stderr, never a traceback: a UserError (of any layer) or
+    an operating-system error (a folder that cannot be read or written) with exit code 2,
+    anything else with exit code 1 (its traceback is logged with -v)."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
         except UserError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(2)
+            fail(str(exc), 2)
+        except OSError as exc:
+            logger.info("operating-system error", exc_info=True)
+            fail(os_problem(exc), 2)
+        except Exception as exc:
+            logger.info("unexpected error", exc_info=True)
+            fail(f"unexpected {type(exc).__name__}: {one_line(str(exc))} (details: run with -v)", 1)
 
     return wrapper  # type: ignore[return-value]
+
+
+def fail(message: str, code: int) -> None:
+    """Print `Error: message` on one line of stderr and exit with `code`."""
+    click.echo(f"Error: {one_line(message, 400)}", err=True)
+    sys.exit(code)
+
+
+def os_problem(exc: OSError) -> str:
+    """One line for an operating-system error: which path, what went wrong, what to check."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    what = exc.strerror or type(exc).__name__
+    return (
+        f"{where}{what}; check that ASSISTANT_DATA_DIR is a folder this user can write and "
+        "ASSISTANT_KNOWLEDGE_DIR one it can read"
+    )
 
 
 def _settings() -> Settings:
@@ -67,8 +94,9 @@ def ingest(paths: tuple[Path, ...], rebuild: bool) -> None:
     """Ingest PATHS (files or folders; default: the knowledge folder) into the index."""
     settings = _settings()
     if not paths and not settings.knowledge_dir.is_dir():
+        problem = "is not a folder" if settings.knowledge_dir.exists() else "does not exist"
         raise AssistantError(
-            f"knowledge folder {settings.knowledge_dir} does not exist; "
+            f"knowledge folder {settings.knowledge_dir} {problem}; "
             "pass a path or set ASSISTANT_KNOWLEDGE_DIR"
         )
     summary = _app(settings).ingest(list(paths) or None, rebuild=rebuild)
@@ -226,6 +254,58 @@ def bench_ingest_command(chunks: int, workdir: Path | None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         result = bench_ingest(_settings(), chunks, workdir or Path(tmp))
     click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+@bench.command("scale")
+@click.option("--sizes", default="1000,10000,100000", show_default=True, help="Corpus sizes.")
+@click.option("--modes", default="embedded,server", show_default=True)
+@click.option(
+    "--out", type=click.Path(path_type=Path, file_okay=False), default=Path("eval/out/scale")
+)
+@click.option(
+    "--embedding-model",
+    default="hashing-384",
+    show_default=True,
+    help="hashing-384 (no meaning, e5-sized vectors) keeps a 100k-chunk corpus to minutes.",
+)
+@click.option("--repeat", type=click.IntRange(1, 20), default=2, show_default=True)
+@friendly_errors
+def bench_scale_command(
+    sizes: str, modes: str, out: Path, embedding_model: str, repeat: int
+) -> None:
+    """Ingest time, index size, memory, start time and warm latency per corpus size and mode."""
+    from eval.scale import bench_scale
+
+    chosen = [m.strip() for m in modes.split(",") if m.strip()]
+    if not set(chosen) <= {"embedded", "server"}:
+        raise AssistantError(f"--modes takes embedded and/or server, got {modes!r}")
+    try:
+        counts = [int(x) for x in sizes.split(",")]
+    except ValueError:
+        raise AssistantError(f"--sizes takes numbers separated by commas, got {sizes!r}") from None
+    examples = _app().profile.example_questions
+    if not examples:
+        raise AssistantError("bench scale asks the profile's first example question; add one")
+    bench_scale(counts, chosen, out, embedding_model, repeat, canary=examples[0])
+    click.echo((out / "scale.md").read_text(encoding="utf-8"))
+    click.echo(f"report: {out / 'scale.md'}, {out / 'scale.json'}, {out / 'scale.png'}", err=True)
+
+
+@bench.command("soak")
+@click.option("--clients", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("--seconds", type=click.FloatRange(1, 24 * 3600), default=120, show_default=True)
+@click.option(
+    "--out", type=click.Path(path_type=Path, file_okay=False), default=Path("eval/out/soak")
+)
+@friendly_errors
+def bench_soak_command(clients: int, seconds: float, out: Path) -> None:
+    """Many clients asking through a real server for a while: errors, latency, memory."""
+    from eval.soak import soak
+
+    _app().index.store.check_compatible()  # no index or the wrong one: one line, here
+    soak(clients, seconds, out)
+    click.echo((out / "soak.md").read_text(encoding="utf-8"))
+    click.echo(f"report: {out / 'soak.md'}, {out / 'soak.json'}", err=True)
 
 
 @bench.command("answer")

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from assistant.errors import InvalidQuestionError
+from assistant.question import clean_question
 from eval.errors import EvalError
 
 EVAL_DIR = Path(__file__).resolve().parent
@@ -14,16 +16,25 @@ DEFAULT_DATASET = EVAL_DIR / "dataset.jsonl"
 NEGATIVE = "negative"
 
 
-def _row_problem(row: Any, seen: Mapping[str, int]) -> str | None:
+def _row_problem(row: Any, seen: Mapping[str, int], max_chars: int) -> str | None:
     """What is wrong with one parsed dataset line, or None."""
     if not isinstance(row, dict):
         return "expected a JSON object"
+    try:
+        json.dumps(row, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return "holds an unpaired surrogate (a \\ud800-\\udfff escape): not text; fix the line"
     missing = [k for k in ("id", "question", "type", "facts", "evidence") if k not in row]
     if missing:
         return "missing " + ", ".join(repr(k) for k in missing)
     for key in ("id", "question", "type"):
         if not isinstance(row[key], str) or not row[key].strip():
             return f"{key!r} must be a non-empty string"
+    for question in [row["question"], *(t.get("question") for t in _turns(row))]:
+        try:
+            clean_question(question, max_chars)  # what `ask` would refuse, before any model loads
+        except InvalidQuestionError as exc:
+            return f"'question': {exc}"
     if row["id"] in seen:
         return f"duplicate id {row['id']!r} (first on line {seen[row['id']]})"
     if row["type"] == "overall":
@@ -50,8 +61,14 @@ def _row_problem(row: Any, seen: Mapping[str, int]) -> str | None:
     return None
 
 
-def load_dataset(path: Path) -> list[dict[str, Any]]:
-    """Read and validate a JSONL eval dataset; raise EvalError naming the line and the problem."""
+def _turns(row: dict[str, Any]) -> list[dict[str, Any]]:
+    history = row.get("history", [])
+    return [t for t in history if isinstance(t, dict)] if isinstance(history, list) else []
+
+
+def load_dataset(path: Path, max_question_chars: int = 1000) -> list[dict[str, Any]]:
+    """Read and validate a JSONL eval dataset; raise EvalError naming the line and the problem
+    (a question `ask` would refuse, e.g. empty once invisible characters go, is one)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -69,7 +86,7 @@ def load_dataset(path: Path) -> list[dict[str, Any]]:
             raise EvalError(
                 f"{path} line {number}: invalid JSON ({exc.msg} at column {exc.colno})"
             ) from None
-        problem = _row_problem(row, seen)
+        problem = _row_problem(row, seen, max_question_chars)
         if problem:
             raise EvalError(f"{path} line {number}: {problem}")
         seen[row["id"]] = number

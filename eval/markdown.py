@@ -103,9 +103,7 @@ def _md_accuracy(report: Mapping[str, Any], groups: Sequence[str], chart: str) -
     ]
     for group in groups:
         a, t = type_accuracy(ours[group]), type_accuracy(textbook[group])
-        out.append(
-            f"| {group} | {ours[group]['n']} | {fmt('', a)} | `{_bar(a)}` | {fmt('', t)} |"
-        )
+        out.append(f"| {group} | {ours[group]['n']} | {fmt('', a)} | `{_bar(a)}` | {fmt('', t)} |")
     return out
 
 

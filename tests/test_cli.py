@@ -47,7 +47,13 @@ def test_ask_json_contract(article_settings):
     assert len(lines) == 2
     obj = json.loads(lines[0])
     assert list(obj) == [
-        "question", "short_answer", "answer", "refused", "citations", "contexts", "latency_ms"
+        "question",
+        "short_answer",
+        "answer",
+        "refused",
+        "citations",
+        "contexts",
+        "latency_ms",
     ]
     assert obj["question"] == QUESTION
     assert obj["refused"] is False

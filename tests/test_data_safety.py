@@ -19,9 +19,7 @@ import pytest
 from tests.conftest import FIXTURES, ROOT
 
 EXE = Path(sys.executable).with_name("zone-assistant")
-AS_USER = (
-    ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] if os.getuid() == 0 else []
-)
+AS_USER = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] if os.getuid() == 0 else []
 
 
 @pytest.fixture(scope="module")

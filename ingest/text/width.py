@@ -16,7 +16,7 @@ _CJK_TEXT = (
 _SPACE_NEAR_CJK = re.compile(rf"(?<=[{_CJK_TEXT}])\s+|\s+(?=[{_CJK_TEXT}])")
 # Control characters, zero-width and bidirectional marks: invisible, never part of a question.
 _INVISIBLE = re.compile(
-    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]"
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]"
 )
 
 
