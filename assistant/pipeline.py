@@ -16,6 +16,7 @@ from langchain_core.runnables import RunnableLambda
 from assistant import question as q
 from assistant.citations import check, merge_checked
 from assistant.schema import Answer, Context, Draft, Query, QueryPart, Retrieved
+from assistant.timing import stage
 from assistant.translate import QueryTranslator
 from ingest.text.width import language
 
@@ -146,6 +147,10 @@ class Assistant:
 
     def prepare(self, request: Request) -> Query:
         """Clean the question, make a follow-up standalone, split it into parts to search."""
+        with stage("prepare"):
+            return self._prepare(request)
+
+    def _prepare(self, request: Request) -> Query:
         text = (
             request.question
             if isinstance(request.question, q.CleanQuestion)
@@ -158,8 +163,7 @@ class Assistant:
             standalone = q.rewrite_followup(text, history)
         lang = language(text)
         parts = tuple(
-            QueryPart(part, self._search_text(part, lang))
-            for part in q.split_questions(standalone)
+            QueryPart(part, self._search_text(part, lang)) for part in q.split_questions(standalone)
         )
         return Query(str(text), standalone, lang, parts, tuple(history), request.k)
 
@@ -179,19 +183,22 @@ class Assistant:
         retriever = self.retriever
         if query.k:
             retriever = retriever.model_copy(update={"k": int(query.k)})
-        per_part = tuple(
-            tuple(to_context(d) for d in retriever.invoke(part.search)) for part in query.parts
-        )
+        with stage("retrieve"):
+            per_part = tuple(
+                tuple(to_context(d) for d in retriever.invoke(part.search)) for part in query.parts
+            )
         return Retrieved(query, per_part)
 
     def reply(self, retrieved: Retrieved) -> Answer:
         """Answer each part, then check the citations of the whole answer."""
         query = retrieved.query
-        drafts = [
-            self.answerer.answer(part.text, contexts, lang=query.lang)
-            for part, contexts in zip(query.parts, retrieved.per_part, strict=True)
-        ]
-        return self._finish(retrieved, drafts)
+        with stage("answer"):
+            drafts = [
+                self.answerer.answer(part.text, contexts, lang=query.lang)
+                for part, contexts in zip(query.parts, retrieved.per_part, strict=True)
+            ]
+        with stage("check citations"):
+            return self._finish(retrieved, drafts)
 
     def _finish(self, retrieved: Retrieved, drafts: Sequence[Draft]) -> Answer:
         """Check each part's draft (once), then join the parts' answers."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import resource
+import shutil
 import statistics
 import time
 from pathlib import Path
@@ -21,11 +22,16 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def synthetic_corpus(folder: Path, chunks: int, per_file: int = 100, seed: int = 7) -> int:
+def synthetic_corpus(
+    folder: Path, chunks: int, per_file: int = 100, seed: int = 7, with_article: bool = False
+) -> int:
     """Write Chinese articles made of shuffled article sentences: one paragraph ≈ one chunk.
 
-    Each paragraph is 2 sentences of the real article (about 100-250 characters), so with the
-    default chunk size every paragraph becomes one chunk. Returns the number of files written.
+    Each paragraph is 2 sentences of the real article of 30-120 characters (about 100-250
+    characters), so with the default chunk size every paragraph becomes one chunk; longer
+    sentences are left out, so some of the article's facts are in no synthetic article.
+    `with_article` adds the article itself, whole: its facts among ever more look-alikes.
+    Returns the number of files written.
     """
     from ingest.load import load_file
     from ingest.normalize import normalize
@@ -48,7 +54,9 @@ def synthetic_corpus(folder: Path, chunks: int, per_file: int = 100, seed: int =
             a, b = rng.sample(sentences, 2)
             lines.append(f"　　第{f}篇第{p}段。{a}{b}")
         (folder / f"synthetic_{f:05d}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return files
+    if with_article:
+        shutil.copyfile(ARTICLE, folder / ARTICLE.name)
+    return files + int(with_article)
 
 
 def bench_ingest(settings: Settings, chunks: int, workdir: Path) -> dict[str, Any]:
