@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import click
+
 from eval.bench import synthetic_corpus
 from eval.chroma_server import ChromaServer
 from eval.dataset import DEFAULT_DATASET, load_dataset
@@ -175,8 +177,12 @@ def bench_scale(
         if not corpus.is_dir():
             synthetic_corpus(corpus, size, with_article=True)
         for mode in modes:
-            rows.append(measure(size, mode, corpus, out, model, repeat, canary))
+            click.echo(f"{size} chunks, {mode}: ingesting and asking …", err=True)
+            row = measure(size, mode, corpus, out, model, repeat, canary)
+            rows.append(row)
             (out / "scale.json").write_text(json.dumps(rows, ensure_ascii=False, indent=2))
+            click.echo(f"  ingest {row['ingest_s']} s, start {row['start_s']} s, ask p50 "
+                       f"{row['ask_p50_ms']} ms, p95 {row['ask_p95_ms']} ms", err=True)  # fmt: skip
     exponents = [
         g for key in ("ask_p50_ms", "ask_p95_ms", "app_peak_rss_mb", "start_s", "ingest_s")
         for g in growth(rows, key)

@@ -75,6 +75,20 @@ def _lock_file(path: Path) -> Any:
         return path.open("r", encoding="utf-8")
 
 
+@contextmanager
+def writer_lock(path: Path) -> Iterator[None]:
+    """An exclusive flock on `path` (created with its folder), waiting for the holder if any:
+    one writer at a time among the processes of this machine."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+", encoding="utf-8") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logger.warning("another ingest is writing the index; waiting for it to finish")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def _fsync_tree(root: Path) -> None:
     for folder, _dirs, files in os.walk(root):
         for name in files:
@@ -280,13 +294,7 @@ class Generations:
     @contextmanager
     def writer_lock(self) -> Iterator[None]:
         """One writer at a time, across processes (waits for a running one)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / "writer.lock").open("a+", encoding="utf-8") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                logger.warning("another ingest is writing the index; waiting for it to finish")
-                fcntl.flock(lock, fcntl.LOCK_EX)
+        with writer_lock(self.root / "writer.lock"):
             yield
 
     def published_tag(self) -> str | None:

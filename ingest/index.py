@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.errors import ChromaUnavailableError, NoIndexError, StoreDamagedError
-from ingest.generations import Generation, Generations
+from ingest.generations import Generation, Generations, writer_lock
 from ingest.lexical import LexicalIndex, LexicalStore
 from ingest.store import ChunkStore
 
@@ -144,7 +144,10 @@ class KnowledgeIndex:
         so a damaged one can be replaced.
         """
         if self._server is not None:
-            with self._reachable():
+            # Two sessions on one server would pick the same next generation: one writer at a
+            # time among the processes sharing this data folder (one machine; see the README).
+            lock = self.lexical_store.folder.parent / "server-writer.lock"
+            with writer_lock(lock), self._reachable():
                 if fresh:
                     self._server.reset()
                 yield self._server

@@ -111,3 +111,32 @@ def test_cli_against_a_stopped_server_is_one_line(tmp_path: Path, chroma: Chroma
         f"Error: cannot reach the Chroma server at 127.0.0.1:{chroma.port} (ValueError); "
         "start it with: chroma run --path ./data/chroma-server, or unset CHROMA_HOST\n"
     )
+
+
+@pytest.mark.server
+@pytest.mark.integration
+def test_ingests_on_one_server_take_turns(tmp_path: Path, chroma: ChromaServer) -> None:
+    """Two sessions on one server would pick the same next generation: a second ingest from
+    this data folder waits for the first (held here) and then goes in whole."""
+    import time
+
+    from ingest.generations import writer_lock
+
+    shutil.copytree(FIXTURES / "mini", tmp_path / "knowledge")
+    env = env_for(tmp_path, chroma)
+    with writer_lock(tmp_path / "data" / "lexical" / "server-writer.lock"):
+        waiting = subprocess.Popen(
+            [str(EXE), "ingest"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert waiting.stderr is not None
+        line = ""
+        deadline = time.monotonic() + 120
+        while "waiting for it to finish" not in line and time.monotonic() < deadline:
+            line = waiting.stderr.readline() or line
+            assert waiting.poll() is None, "the ingest did not wait for the lock"
+        assert "another ingest is writing the index" in line
+    out, _ = waiting.communicate(timeout=300)
+    assert waiting.returncode == 0 and "added" in out
+    got = json.loads(cli(env, "ask", "--json", "森林公园新增步道多少公里？").stdout)
+    assert got["short_answer"] == "12公里"
