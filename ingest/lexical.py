@@ -8,7 +8,6 @@ rebuilt.
 
 from __future__ import annotations
 
-import bisect
 import json
 import logging
 import math
@@ -21,15 +20,14 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
+from ingest.substrings import SubstringCounter
 from ingest.text.tokens import tokenize
 from ingest.text.width import fold
 
 logger = logging.getLogger(__name__)
 
-FORMAT = 3
+FORMAT = 4  # 4: the substring index replaced texts.txt
 _META = "meta.json"
-_TEXTS = "texts.txt"
-_SEP = "\x00"  # between folded texts in texts.txt: no term contains it
 _EMPTY = "\x00"  # bm25s cannot index an empty token list; a placeholder keeps positions aligned
 _TERM_CACHE = 4096
 
@@ -39,17 +37,13 @@ Rows = Callable[[], tuple[list[str], list[str]]]
 class LexicalIndex:
     """BM25 over chunk tokens, plus how many chunks contain a term (for sentence scoring)."""
 
-    def __init__(self, bm25: Any, ids: Sequence[str], folded: str, fingerprint: str) -> None:
+    def __init__(
+        self, bm25: Any, ids: Sequence[str], substrings: SubstringCounter, fingerprint: str
+    ) -> None:
         self._bm25 = bm25
         self.ids = list(ids)
         self.fingerprint = fingerprint
-        self._folded = folded
-        # Where each chunk's folded text starts in `_folded` (texts joined by _SEP).
-        self._starts: list[int] = []
-        position = 0
-        for length in (len(t) for t in folded.split(_SEP)) if ids else ():
-            self._starts.append(position)
-            position += length + 1
+        self._substrings = substrings
         self.substring_df = lru_cache(maxsize=_TERM_CACHE)(self._substring_df)
 
     @classmethod
@@ -61,7 +55,7 @@ class LexicalIndex:
         bm25 = bm25s.BM25()
         if ids:
             bm25.index([tokenize(t) or [_EMPTY] for t in texts], show_progress=False)
-        return cls(bm25, ids, _SEP.join(fold(t).replace(_SEP, " ") for t in texts), fingerprint)
+        return cls(bm25, ids, SubstringCounter.build([fold(t) for t in texts]), fingerprint)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -74,17 +68,7 @@ class LexicalIndex:
 
     def _substring_df(self, term: str) -> int:
         """How many chunks contain the term as a substring: independent of how jieba segments."""
-        term = fold(term)
-        if not term or _SEP in term or not self.ids:
-            return 0
-        count, at = 0, self._folded.find(term)
-        while at >= 0:
-            chunk = bisect.bisect_right(self._starts, at) - 1
-            count += 1
-            if chunk + 1 >= len(self._starts):
-                break
-            at = self._folded.find(term, self._starts[chunk + 1])
-        return count
+        return self._substrings.count(fold(term))
 
     def term_idf(self, term: str) -> float:
         """Smoothed IDF from substring document frequency (0 for terms in every chunk)."""
@@ -127,7 +111,7 @@ class LexicalIndex:
         try:
             if self.ids:
                 self._bm25.save(str(tmp), show_progress=False)
-            (tmp / _TEXTS).write_text(self._folded, encoding="utf-8")
+            self._substrings.save(tmp)
             meta = {"format": FORMAT, "fingerprint": self.fingerprint, "ids": self.ids}
             (tmp / _META).write_text(json.dumps(meta), encoding="utf-8")
             try:
@@ -154,14 +138,16 @@ class LexicalIndex:
         if meta.get("format") != FORMAT or meta.get("fingerprint") != fingerprint:
             raise ValueError("saved lexical index has another format or fingerprint")
         ids = [str(i) for i in meta["ids"]]
-        folded = (path / _TEXTS).read_text(encoding="utf-8")
+        substrings = SubstringCounter.load(path)
+        if len(substrings) != len(ids):
+            raise ValueError("saved substring index does not match its chunk list")
         bm25 = bm25s.BM25()
         if ids:
             logging.getLogger("bm25s").setLevel(logging.WARNING)
             bm25 = bm25s.BM25.load(str(path), mmap=True, show_progress=False)
-            if int(bm25.scores["num_docs"]) != len(ids) or folded.count(_SEP) != len(ids) - 1:
+            if int(bm25.scores["num_docs"]) != len(ids):
                 raise ValueError("saved lexical index does not match its chunk list")
-        return cls(bm25, ids, folded, fingerprint)
+        return cls(bm25, ids, substrings, fingerprint)
 
 
 class LexicalStore:

@@ -220,7 +220,13 @@ INGEST = [
         keeps_index=False,
     ),  # fmt: skip
     Case("ask-corrupt-lexical-meta", ["ask", HARBOR], 0, "42个", setup=_corrupt("meta.json")),
-    Case("ask-corrupt-lexical-texts", ["ask", HARBOR], 0, "42个", setup=_corrupt("texts.txt")),
+    Case(
+        "ask-corrupt-substring-index",
+        ["ask", HARBOR],
+        0,
+        "42个",
+        setup=_corrupt("substrings-positions.npy"),
+    ),  # fmt: skip
     Case(
         "ask-lexical-file-is-a-dir",
         ["ask", HARBOR],

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ingest.lexical import LexicalIndex, LexicalStore
 from tests.conftest import ROOT
@@ -84,10 +86,15 @@ def test_store_rebuilds_only_when_missing_stale_or_corrupt(tmp_path: Path):
     LexicalStore(tmp_path / "lex").get("fp2", rows)
     assert rows.calls == 2  # stale: rebuilt, and the old state removed
     assert sorted(p.name for p in (tmp_path / "lex").iterdir()) == ["fp2"]
-    for damaged in ("meta.json", "vocab.index.json", "texts.txt"):
+    for damaged in (
+        "meta.json",
+        "vocab.index.json",
+        "substrings-keys.npy",
+        "substrings-positions.npy",
+    ):
         (tmp_path / "lex" / "fp2" / damaged).write_text("{not json", encoding="utf-8")
         assert LexicalStore(tmp_path / "lex").get("fp2", rows).search(["步道"], 1)[0][0] == "b"
-    assert rows.calls == 5  # each damaged file meant one rebuild
+    assert rows.calls == 6  # each damaged file meant one rebuild
 
 
 def test_store_answers_from_memory_when_the_folder_cannot_be_written(tmp_path: Path):
@@ -118,3 +125,38 @@ print(json.dumps({{"chunks": len(index), "segmented": len(segmented)}}))
     )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["chunks"] > 10 and result["segmented"] == 0
+
+
+def brute_df(texts: list[str], term: str) -> int:
+    return sum(term in t for t in texts) if term and "\x00" not in term else 0
+
+
+@given(
+    texts=st.lists(st.text(alphabet="开发区改革的家\x00ab", max_size=12), max_size=8),
+    term=st.text(alphabet="开发区改革的家\x00ab", max_size=4),
+)
+@settings(max_examples=300, deadline=None)
+def test_substring_counter_counts_exactly_what_a_scan_counts(texts, term, tmp_path_factory):
+    """The bigram index gives the scan's count for any term, also after save and load."""
+    from ingest.substrings import SubstringCounter
+
+    clean = [t.replace("\x00", " ") for t in texts]
+    counter = SubstringCounter.build(texts)
+    assert counter.count(term) == brute_df(clean, term)
+    folder = tmp_path_factory.mktemp("sub")
+    counter.save(folder)
+    assert SubstringCounter.load(folder).count(term) == brute_df(clean, term)
+
+
+def test_substring_counter_on_the_article_agrees_with_a_scan():
+    from ingest.substrings import SubstringCounter
+    from ingest.text.width import fold
+    from tests.conftest import ARTICLE
+
+    lines = [fold(line) for line in ARTICLE.read_text(encoding="utf-8").splitlines() if line]
+    counter = SubstringCounter.build(lines)
+    for line in lines[:40]:
+        for size in (1, 2, 3, 5):
+            for start in range(0, max(len(line) - size, 1), 7):
+                term = line[start : start + size]
+                assert counter.count(term) == brute_df(lines, term), term
