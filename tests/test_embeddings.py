@@ -78,3 +78,24 @@ def test_answering_with_the_default_model_imports_no_torch(article_settings) -> 
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "1900余家 []"
+
+
+@pytest.mark.parametrize(("threshold", "by_meaning"), [(None, False), (0.5, True)])
+def test_sentences_are_chosen_by_meaning_only_with_a_calibrated_model(
+    tmp_path, mini_corpus, threshold, by_meaning
+):
+    """A model without a calibrated threshold (here hashing-384; MiniLM on Chinese measured
+    0.351 fact accuracy this way against 0.770 lexically) chooses sentences lexically, even
+    with sentence vectors in the index; a configured threshold turns meaning on."""
+    from tests.conftest import make_app
+
+    app = make_app(
+        tmp_path / "data", mini_corpus, embedding_model="hashing-384",
+        semantic_refusal_threshold=threshold,
+    )  # fmt: skip
+    assert app.ingest().exit_code == 0
+    answerer = app.assistant.answerer
+    assert (answerer.similarity is not None) is by_meaning
+    assert answerer.semantic_threshold == threshold
+    if not by_meaning:  # hashing vectors mean nothing: only the lexical path can answer
+        assert app.assistant.ask("森林公园新增步道多少公里？").short_answer == "12公里"
