@@ -20,15 +20,19 @@ def table(result: dict[str, Any]) -> str:
     """The figures of every size and mode, the per-stage p50s, and the growth exponents."""
     rows = result["rows"]
     out = [f"Embedding model: {result['model']}; {result['repeat']} x 88 warm questions.", ""]
-    out += ["| " + " | ".join(label for _, label in _COLUMNS) + " | ratio p50 |"]
-    out += ["|" + "---|" * (len(_COLUMNS) + 1)]
+    out += ["| " + " | ".join(label for _, label in _COLUMNS) + " | ratio p50 | canary |"]
+    out += ["|" + "---|" * (len(_COLUMNS) + 2)]
     for r in rows:
         ratio = r["ask_p50_ms"] / r["bare_search_p50_ms"] if r["bare_search_p50_ms"] else 0
-        out.append("| " + " | ".join(str(r[k]) for k, _ in _COLUMNS) + f" | {ratio:.2f} |")
-    out += ["", "Per stage, p50 ms (dense search includes embedding the query):", ""]
+        canary = "refused" if r.get("canary_refused") else "answered"
+        out.append(
+            "| " + " | ".join(str(r[k]) for k, _ in _COLUMNS) + f" | {ratio:.2f} | {canary} |"
+        )
+    out += ["", "Per stage, p50 / p95 ms (dense search includes embedding the query):", ""]
     out += ["| chunks | mode | " + " | ".join(_STAGES) + " |", "|" + "---|" * (len(_STAGES) + 2)]
     for r in rows:
-        cells = [f"{r['stages_p50_ms'].get(s, 0):.1f}" for s in _STAGES]
+        p50, p95 = r["stages_p50_ms"], r["stages_p95_ms"]
+        cells = [f"{p50.get(s, 0):.1f} / {p95.get(s, 0):.1f}" for s in _STAGES]
         out.append(f"| {r['chunks']} | {r['mode']} | " + " | ".join(cells) + " |")
     out += ["", "Growth exponent b (figure ~ chunks^b) between consecutive sizes:", ""]
     out += ["| mode | from | to | figure | b |", "|---|---|---|---|---|"]
