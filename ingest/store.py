@@ -280,9 +280,19 @@ class ChunkStore:
         margin and the committed ones kept; only while a session has rows in the store that
         crowd them out (an ingest under way) does the filtered query run.
         """
-        store = self.vectorstore(embeddings)
         if self.published:
-            return store.similarity_search_with_score(query, k=k)
+            return self.vectorstore(embeddings).similarity_search_with_score(query, k=k)
+        try:
+            return self._similar(self.vectorstore(embeddings), query, k)
+        except Exception as exc:
+            # `ingest --rebuild` in another process recreated the server's collections: the
+            # cached store points at a deleted one. Look it up again, once.
+            if type(exc).__name__ != "NotFoundError":
+                raise
+            self._vectorstores.clear()
+            return self._similar(self.vectorstore(embeddings), query, k)
+
+    def _similar(self, store: Any, query: str, k: int) -> list[tuple[Any, float]]:
         gen = self.state().gen
         fetch = 2 * k + 8
         found = store.similarity_search_with_score(query, k=fetch)

@@ -140,3 +140,24 @@ def test_ingests_on_one_server_take_turns(tmp_path: Path, chroma: ChromaServer) 
     assert waiting.returncode == 0 and "added" in out
     got = json.loads(cli(env, "ask", "--json", "森林公园新增步道多少公里？").stdout)
     assert got["short_answer"] == "12公里"
+
+
+@pytest.mark.server
+@pytest.mark.integration
+def test_a_rebuild_by_another_process_does_not_break_a_running_app(
+    tmp_path: Path, chroma: ChromaServer
+) -> None:
+    """`ingest --rebuild` deletes and recreates the server's collections: an app process that
+    holds handles to the old ones answers from the new ones, without a restart."""
+    from tests.conftest import make_app
+
+    shutil.copytree(FIXTURES / "mini", tmp_path / "knowledge")
+    server = {"chroma_host": "127.0.0.1", "chroma_port": chroma.port}
+    serving = make_app(tmp_path / "a", tmp_path / "knowledge", **server)
+    assert serving.ingest().exit_code == 0
+    question = "森林公园新增步道多少公里？"
+    assert serving.assistant.ask(question).short_answer == "12公里"
+    rebuilt = cli(env_for(tmp_path, chroma), "ingest", "--rebuild")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    for _ in range(2):
+        assert serving.assistant.ask(question).short_answer == "12公里"
