@@ -67,6 +67,7 @@ class WebApp:
             prevent_thread_lock=not block,
             quiet=quiet,
             app_kwargs={"middleware": [Middleware(self.gate.wrap)]},
+            state_session_capacity=self.settings.max_sessions,
             **launch_kwargs(self.settings),
         )
 

@@ -177,3 +177,24 @@ def test_no_secret_or_internal_address_reaches_the_page(tmp_path: Path):
             body = httpx.get(url + path, timeout=10).text
             for leak in ("hunter2", "10.9.8.7", PASSWORD):
                 assert leak not in body, (path, leak)
+
+
+def test_the_server_keeps_a_bounded_number_of_sessions(tmp_path: Path):
+    """Every API call is a Gradio session: their state is capped by ASSISTANT_MAX_SESSIONS
+    (Gradio's own 10,000 let memory grow for minutes under load: see bench soak)."""
+    from assistant.ui import create_app
+    from tests.ui_support import free_port
+
+    app = variant(build_mini(tmp_path), max_sessions=12)
+    web = create_app(app)
+    web.launch("127.0.0.1", free_port(), block=False, quiet=True)
+    try:
+        url = web.demo.local_url
+        question, number = MINI_QUESTIONS[0]
+        with httpx.Client(timeout=60) as client:
+            for _ in range(20):
+                assert number in api_answer(client, url.rstrip("/"), question)
+        assert web.demo.state_session_capacity == 12
+        assert len(web.demo.state_holder.session_data) <= 12
+    finally:
+        web.close()
