@@ -18,6 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 KNOWLEDGE = ROOT / "knowledge"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ARTICLE = KNOWLEDGE / "000_a43dbe5c9c0e2b82.txt"
+# The `ask --json` / API contract, key order included (README "API").
+ASK_JSON_KEYS = ["question", "short_answer", "answer", "refused", "citations", "contexts",
+                 "latency_ms"]  # fmt: skip
 
 
 @pytest.fixture()

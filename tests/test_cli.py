@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from assistant.cli import main
 from assistant.embeddings import backend_of
-from tests.conftest import ARTICLE, KNOWLEDGE
+from tests.conftest import ARTICLE, ASK_JSON_KEYS, KNOWLEDGE
 
 QUESTION = "中电光谷招商落户了多少家市场主体？"
 
@@ -46,15 +46,7 @@ def test_ask_json_contract(article_settings):
     lines = out.strip().split("\n")
     assert len(lines) == 2
     obj = json.loads(lines[0])
-    assert list(obj) == [
-        "question",
-        "short_answer",
-        "answer",
-        "refused",
-        "citations",
-        "contexts",
-        "latency_ms",
-    ]
+    assert list(obj) == ASK_JSON_KEYS
     assert obj["question"] == QUESTION
     assert obj["refused"] is False
     assert "1900" in obj["answer"] and "[1]" in obj["answer"]

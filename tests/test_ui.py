@@ -21,6 +21,7 @@ from assistant.ui_render import (
     render_answer,
     stream_prefixes,
 )
+from tests.conftest import ASK_JSON_KEYS
 from tests.ui_support import (
     MINI_QUESTIONS,
     XSS_ARTICLE,
@@ -311,15 +312,7 @@ def test_ask_json_is_the_cli_contract(chat, mini, monkeypatch):
     result = CliRunner().invoke(main, ["ask", "--json", "海港新区新引进重点项目多少个？"])
     assert result.exit_code == 0, result.output
     expected = json.loads(result.output)
-    assert list(got) == [
-        "question",
-        "short_answer",
-        "answer",
-        "refused",
-        "citations",
-        "contexts",
-        "latency_ms",
-    ]
+    assert list(got) == ASK_JSON_KEYS
     assert {k: v for k, v in got.items() if k != "latency_ms"} == {
         k: v for k, v in expected.items() if k != "latency_ms"
     }
