@@ -10,12 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from eval.processes import free_port, stop
 
 
 class ChromaServer:
@@ -50,13 +45,8 @@ class ChromaServer:
 
     def stop(self) -> None:
         """Stop it (SIGTERM, then SIGKILL after 30 s)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop(self.proc)
 
     @property
     def env(self) -> dict[str, str]:

@@ -23,9 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eval.chroma_server import free_port
 from eval.dataset import DEFAULT_DATASET, load_dataset
-from eval.errors import EvalError
+from eval.processes import free_port, stop, wait_until_up
 
 WARM_UP_SHARE = 0.2  # the first fifth of the run is warm-up
 
@@ -98,23 +97,6 @@ def _client(n: int, url: str, questions: list[str], until: float, tally: Tally) 
                 tally.add(None, f"{type(exc).__name__}: {str(exc)[:120]}")
 
 
-def wait_until_up(url: str, proc: subprocess.Popen[bytes], limit: float = 300) -> None:
-    """Wait (bounded) until the server answers its page."""
-    import httpx
-
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise EvalError(f"the server exited with {proc.returncode}; see its log")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise EvalError(f"the server did not answer within {limit:g} s")
-
-
 def percentile(values: list[float], p: float) -> float:
     """The p-th percentile (nearest rank); 0 for no values."""
     if not values:
@@ -139,11 +121,7 @@ def soak(clients: int, seconds: float, out: Path, dataset: Path = DEFAULT_DATASE
             wait_until_up(url, server)
             result = _run(server.pid, url, questions, clients, seconds)
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop(server)
     (out / "soak.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     (out / "soak.md").write_text(table(result), encoding="utf-8")
     return result

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +11,8 @@ from click.testing import CliRunner
 
 from assistant.cli import main
 from assistant.embeddings import backend_of
+from eval.chroma_server import ChromaServer
+from eval.processes import free_port
 from tests.conftest import ARTICLE, ASK_JSON_KEYS, KNOWLEDGE
 
 QUESTION = "中电光谷招商落户了多少家市场主体？"
@@ -143,14 +140,8 @@ def test_unknown_model_and_model_mismatch(article_settings, tmp_path: Path):
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_unreachable_chroma_server(tmp_path: Path):
-    port = _free_port()
+    port = free_port()
     code, _, err = invoke(["ask", "问题"], {"CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(port)})
     assert code == 2
     assert err.startswith(f"Error: cannot reach the Chroma server at 127.0.0.1:{port} (")
@@ -162,34 +153,11 @@ def test_unreachable_chroma_server(tmp_path: Path):
 @pytest.mark.server
 @pytest.mark.integration
 def test_chroma_server_end_to_end(tmp_path: Path):
-    port = _free_port()
-    chroma = Path(sys.executable).parent / "chroma"
-    server = subprocess.Popen(
-        [
-            str(chroma),
-            "run",
-            "--path",
-            str(tmp_path / "server"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-    )
+    server = ChromaServer(tmp_path / "server")
+    server.start()
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.5)
         env = {
-            "CHROMA_HOST": "127.0.0.1",
-            "CHROMA_PORT": str(port),
+            **server.env,
             "ASSISTANT_DATA_DIR": str(tmp_path / "data"),
             "ASSISTANT_KNOWLEDGE_DIR": str(KNOWLEDGE),
         }
@@ -199,8 +167,7 @@ def test_chroma_server_end_to_end(tmp_path: Path):
         assert code == 0 and "1900" in json.loads(out)["answer"]
         assert not (tmp_path / "data" / "chroma").exists()  # nothing stored locally but BM25
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()
 
 
 @pytest.mark.integration

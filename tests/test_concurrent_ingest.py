@@ -14,14 +14,14 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from eval.processes import free_port, wait_until_up
+from eval.processes import stop as stop_process
 from tests.conftest import FIXTURES, ROOT
-from tests.ui_support import free_port
 
 EXE = Path(sys.executable).with_name("zone-assistant")
 LIGHTHOUSE = "　　灯塔岛今年新建灯塔5座，其中两座为太阳能灯塔。\n"
@@ -46,18 +46,6 @@ def serve(base: Path, port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [str(EXE), "serve", "--port", str(port)], env=env, cwd=ROOT, stdout=log, stderr=log
     )
-
-
-def wait_until_up(url: str, proc: subprocess.Popen[bytes], limit: float = 180) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "the server exited"
-        try:
-            urllib.request.urlopen(url, timeout=2).close()
-            return
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError("the server did not come up")
 
 
 def classify(question: str, result: dict[str, Any]) -> str:
@@ -134,8 +122,7 @@ def test_cli_ingest_while_serving(tmp_path: Path) -> None:
             thread.join(60)
     finally:
         stop.set()
-        server.terminate()
-        server.wait(30)
+        stop_process(server)
 
     during = [r for r in results if r[1] >= started and r[0] <= finished]
     after = [r for r in results if r[0] > finished]

@@ -183,7 +183,7 @@ def test_the_server_keeps_a_bounded_number_of_sessions(tmp_path: Path):
     """Every API call is a Gradio session: their state is capped by ASSISTANT_MAX_SESSIONS
     (Gradio's own 10,000 let memory grow for minutes under load: see bench soak)."""
     from assistant.ui import create_app
-    from tests.ui_support import free_port
+    from eval.processes import free_port
 
     app = variant(build_mini(tmp_path), max_sessions=12)
     web = create_app(app)

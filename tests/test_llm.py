@@ -28,6 +28,7 @@ from assistant.llm_client import ChatClient
 from assistant.pipeline import Assistant
 from assistant.prompts import SYSTEM_PROMPT
 from assistant.schema import REFUSAL, Answer, Context
+from eval.processes import free_port, stop
 from tests.conftest import KNOWLEDGE, make_settings
 from tests.test_llm_unit import PLANTED, StaticRetriever, assert_grounded
 
@@ -45,12 +46,6 @@ QUESTIONS = [
 # enough to see what the model invents, and the timeout only guards against a hang.
 MAX_TOKENS = 128
 TIMEOUT = 300
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for_models(url: str, proc: subprocess.Popen[bytes], log: Path, limit: float) -> None:
@@ -90,12 +85,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         wait_for_models(url, proc, log, limit=120)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, timeout=10)
 
 
 class Recorder:

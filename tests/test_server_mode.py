@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 
-from eval.chroma_server import ChromaServer, free_port
+from eval.chroma_server import ChromaServer
+from eval.processes import free_port, stop, wait_until_up
 from tests.conftest import FIXTURES, ROOT
-from tests.test_concurrent_ingest import LIGHTHOUSE, wait_until_up
+from tests.test_concurrent_ingest import LIGHTHOUSE
 
 EXE = Path(sys.executable).with_name("zone-assistant")
 
@@ -92,8 +93,7 @@ def test_two_app_processes_share_one_server(tmp_path: Path, chroma: ChromaServer
         chroma.start()
         assert "42个" in ask("海港新区新引进重点项目多少个？")["answer"]
     finally:
-        served.terminate()
-        served.wait(timeout=30)
+        stop(served)
 
 
 @pytest.mark.server

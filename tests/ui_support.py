@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from eval.processes import free_port
 from tests.conftest import FIXTURES, make_app
 
 # An article whose title and text try to run script in the page; it must show up as text.
@@ -48,13 +48,6 @@ def variant(app: Any, **updates: object) -> Any:
     from assistant.app import build_app
 
     return build_app(app.settings.model_copy(update=updates))
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
