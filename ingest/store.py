@@ -301,11 +301,6 @@ class ChunkStore:
             return visible[:k]
         return store.similarity_search_with_score(query, k=k, filter=live_at(gen))
 
-    def committed_filter(self) -> dict[str, Any] | None:
-        """The `where` filter of the committed rows (None for a published store: it has no
-        others)."""
-        return None if self.published else live_at(self.state().gen)
-
     # --- writing (one session) ---------------------------------------------------------------
 
     def _session(self) -> int:

@@ -15,7 +15,7 @@ from ingest.errors import IndexMismatchError
 from ingest.generations import Generations
 from ingest.index import KnowledgeIndex
 from ingest.pipeline import IngestOptions, ingest_paths
-from ingest.store import ChunkStore, open_embedded
+from ingest.store import ChunkStore, live_at, open_embedded
 
 EMB = DeterministicFakeEmbedding(size=16)
 BUILD = {"embedding_model": "fake-16", "chunk_size": 200, "chunk_overlap": 1}
@@ -229,7 +229,7 @@ def test_killed_at_any_write_then_rerun_equals_uninterrupted(tmp_path: Path, min
         written = master(data)
         per_doc: dict[str, int] = {}
         visible = written.chunk_collection.get(
-            where=written.committed_filter(), include=["metadatas"]
+            where=live_at(written.state().gen), include=["metadatas"]
         )
         for meta in visible["metadatas"]:
             per_doc[meta["source"]] = per_doc.get(meta["source"], 0) + 1
