@@ -50,7 +50,8 @@ Opener = Callable[[Path], Any]
 Warmer = Callable[[Any], None]
 
 
-def _fsync_dir(path: Path) -> None:
+def _fsync(path: Path | str) -> None:
+    """Make a file's (or a folder's entries') content durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -92,11 +93,7 @@ def writer_lock(path: Path) -> Iterator[None]:
 def _fsync_tree(root: Path) -> None:
     for folder, _dirs, files in os.walk(root):
         for name in files:
-            fd = os.open(os.path.join(folder, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            _fsync(os.path.join(folder, name))
 
 
 def _pointer_key(root: Path) -> tuple[int, int] | None:
@@ -320,14 +317,14 @@ class Generations:
         (tmp / _TAG).write_text(tag, encoding="utf-8")
         _fsync_tree(tmp)
         os.rename(tmp, gens / name)
-        _fsync_dir(gens)
+        _fsync(gens)
         pointer = self.root / "CURRENT.tmp"
         with pointer.open("w", encoding="utf-8") as out:
             out.write(name + "\n")
             out.flush()
             os.fsync(out.fileno())
         os.replace(pointer, self.root / "CURRENT")
-        _fsync_dir(self.root)
+        _fsync(self.root)
         logger.info("published %s in %.2fs", name, time.perf_counter() - started)
         self.collect(name)
         return name
