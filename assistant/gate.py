@@ -249,14 +249,15 @@ class Gatekeeper:
 
     # --- signed cookies ----------------------------------------------------------------------
 
+    def _mac(self, body: str) -> str:
+        return hmac.new(self.secret, body.encode(), hashlib.sha256).hexdigest()[:32]
+
     def _sign(self, body: str) -> str:
-        mac = hmac.new(self.secret, body.encode(), hashlib.sha256).hexdigest()[:32]
-        return f"{body}|{mac}"
+        return f"{body}|{self._mac(body)}"
 
     def _verify(self, token: str) -> str | None:
         body, _, mac = token.rpartition("|")
-        good = hmac.new(self.secret, body.encode(), hashlib.sha256).hexdigest()[:32]
-        return body if body and hmac.compare_digest(mac, good) else None
+        return body if body and hmac.compare_digest(mac, self._mac(body)) else None
 
     def _valid_page(self, token: str) -> str:
         body = self._verify(token)
