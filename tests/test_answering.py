@@ -188,3 +188,27 @@ def test_kinds_that_need_specific_evidence():
 )
 def test_frequency_and_unit_questions_need_matching_evidence(article_assistant, question, refused):
     assert article_assistant.ask(question).refused is refused
+
+
+def test_by_meaning_the_article_title_counts_for_every_sentence():
+    """A sentence that leaves its article's subject unsaid is not outranked by one that only
+    names it: the title's terms do not count toward coverage (assistant/selection.py)."""
+    from assistant.schema import Context
+    from assistant.selection import Term, rank_sentences
+    from ingest.text.sentences import split_sentences
+
+    names = "蓝线裸顶鲷，又称蓝线白𫚭，为辐鳍鱼纲的一个种。"
+    eats = "本鱼属肉食性，以甲壳类、头足类和小鱼为食。"
+    ctx = Context("c1", "fish.txt", names + eats, 1.0, title="蓝线裸顶鲷")
+    spans = split_sentences(ctx.text)
+    assert [ctx.text[a:b] for a, b in spans] == [names, eats]
+    sims = {"c1": {spans[0]: 0.92, spans[1]: 0.915}}
+    terms = [
+        Term(frozenset({"蓝线裸顶鲷"}), 5.0, True, noun=True),
+        Term(frozenset({"为食"}), 3.0, True),
+    ]
+    best = rank_sentences("蓝线裸顶鲷以什么为食？", terms, [ctx], "zh", sims)[0]
+    assert best.text == eats
+    assert best.coverage == pytest.approx(3 / 8)  # the refusal still sees the whole question
+    untitled = Context("c1", "fish.txt", ctx.text, 1.0, title="鱼类")
+    assert rank_sentences("蓝线裸顶鲷以什么为食？", terms, [untitled], "zh", sims)[0].text == names
