@@ -97,6 +97,14 @@ def grounded(answer: Answer, facts: Sequence[Sequence[str]]) -> bool:
     )
 
 
+def short_correct(answer: Answer, facts: Sequence[Sequence[str]]) -> bool:
+    """The short answer states every expected fact (a refusal or no short answer does not)."""
+    short = answer.short_answer or ""
+    return (
+        bool(short) and not answer.refused and all(match_fact(short, f) == "match" for f in facts)
+    )
+
+
 def make_record(row: Mapping[str, Any], answer: Answer) -> dict[str, Any]:
     """The per-question record: what `summarize` needs plus what the report shows."""
     answerable = bool(row["facts"])
@@ -121,6 +129,7 @@ def make_record(row: Mapping[str, Any], answer: Answer) -> dict[str, Any]:
         "correct": correct,
         "grounded": grounded(answer, row["facts"]) if answerable else None,
         "short_answer": answer.short_answer,
+        "short_correct": short_correct(answer, row["facts"]) if answerable else None,
         "signals": answer.signals,
         "rank": evidence_rank(row["evidence"], texts) if answerable else None,
         "citation_ok": citation_ok,

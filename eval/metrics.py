@@ -13,7 +13,7 @@ Metrics = dict[str, float | int | None]
 # The quality metrics of `summarize` (latency is timing, not quality): what limits and diffs use.
 QUALITY_METRICS = (
     "fact_accuracy", "grounded_accuracy", "citation_support", "negative_rejection",
-    "false_refusal", "hit@1", "hit@3", "hit@5", "mrr",
+    "false_refusal", "hit@1", "hit@3", "hit@5", "mrr", "short_accuracy",
 )  # fmt: skip
 
 _RECORD_KEYS = ("answerable", "refused", "correct", "rank", "citation_ok", "latency_ms")
@@ -126,6 +126,9 @@ def _group_metrics(records: Sequence[Mapping[str, Any]]) -> Metrics:
         r["citation_ok"] for r in answerable if not r["refused"] and r["citation_ok"] is not None
     ]
     latencies = [float(r["latency_ms"]) for r in records]
+    shorts = [
+        len(r["short_answer"]) for r in answerable if not r["refused"] and r.get("short_answer")
+    ]
     return {
         "n": len(records),
         "hit@1": hit_at_k(ranks, 1) if ranks else None,
@@ -141,6 +144,11 @@ def _group_metrics(records: Sequence[Mapping[str, Any]]) -> Metrics:
         "citation_support": rate([bool(flag) for flag in cited]),
         "negative_rejection": rate([r["refused"] for r in negatives]),
         "false_refusal": rate([r["refused"] for r in answerable]),
+        # The short answer states every fact (records without the key: not judged).
+        "short_accuracy": rate([r.get("short_correct") is True for r in answerable])
+        if answerable and all("short_correct" in r for r in answerable)
+        else None,
+        "short_chars_p50": percentile(shorts, 50) if shorts else None,
         "latency_p50": percentile(latencies, 50),
         "latency_p95": percentile(latencies, 95),
     }

@@ -9,7 +9,7 @@ COLUMNS = (
     ("fact_accuracy", "fact"), ("grounded_accuracy", "grnd"), ("citation_support", "cite"),
     ("negative_rejection", "reject"),
     ("false_refusal", "f.refuse"), ("hit@1", "hit@1"), ("hit@3", "hit@3"), ("mrr", "mrr"),
-    ("latency_p50", "p50 ms"),
+    ("short_accuracy", "short"), ("short_chars_p50", "s.len"), ("latency_p50", "p50 ms"),
 )  # fmt: skip
 
 
@@ -17,7 +17,7 @@ def fmt(metric: str, value: Any) -> str:
     """A metric value as shown: "-" for none, milliseconds whole, rates with three decimals."""
     if value is None:
         return "-"
-    if metric.startswith("latency"):
+    if metric.startswith("latency") or metric == "short_chars_p50":
         return f"{value:.0f}"
     return f"{value:.3f}"
 

@@ -150,6 +150,8 @@ def test_summarize_per_type() -> None:
         "citation_support": 0.5,
         "negative_rejection": None,
         "false_refusal": pytest.approx(1 / 3),
+        "short_accuracy": None,  # nor a short-answer verdict
+        "short_chars_p50": None,
         "latency_p50": 200.0,
         "latency_p95": 290.0,
     }
@@ -164,9 +166,24 @@ def test_summarize_per_type() -> None:
         "citation_support": None,
         "negative_rejection": 0.5,
         "false_refusal": None,
+        "short_accuracy": None,
+        "short_chars_p50": None,
         "latency_p50": 100.0,
         "latency_p95": 145.0,
     }
+
+
+def test_short_answer_metrics() -> None:
+    """Short accuracy is over answerable questions (a refusal counts as wrong); the median
+    length over the short answers given."""
+    rows = [
+        {**RECORDS[0], "short_answer": "1900余家", "short_correct": True},
+        {**RECORDS[1], "short_answer": "中电光谷招商落户", "short_correct": False},
+        {**RECORDS[2], "refused": True, "short_answer": "", "short_correct": False},
+    ]
+    m = summarize(rows)["overall"]
+    assert m["short_accuracy"] == pytest.approx(1 / 3)
+    assert m["short_chars_p50"] == pytest.approx((6 + 8) / 2)
 
 
 def test_summarize_overall() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,18 @@ def test_record_of_a_correct_cited_answer() -> None:
     assert rec["contexts"] == [{"chunk_id": c.chunk_id, "text": c.text} for c in CONTEXTS]
     assert rec["latency_ms"] == 12.5
     assert miss_reasons(rec) == []
+
+
+def test_record_judges_the_short_answer() -> None:
+    given = answer(CHUNK_A + "[1]", [cite(1, "a", CHUNK_A)])
+    assert make_record(ROW_NUMBER, given)["short_correct"] is False  # none given
+    given = replace(given, short_answer="1900余家")
+    assert make_record(ROW_NUMBER, given)["short_correct"] is True
+    assert make_record(ROW_NUMBER, replace(given, refused=True))["short_correct"] is False
+    given = replace(given, short_answer="600余家")  # the other figure of the sentence
+    assert make_record(ROW_NUMBER, given)["short_correct"] is False
+    assert make_record(ROW_MULTI, given)["short_correct"] is False
+    assert make_record(ROW_NEGATIVE, given)["short_correct"] is None
 
 
 def test_citation_to_a_chunk_without_the_evidence_is_unsupported() -> None:
@@ -344,13 +357,13 @@ def test_console_table() -> None:
     table = render_table(make_report(sample_records()))
     assert table.split("\n") == [
         # "grnd" is "-": these records were not judged for grounding (no "grounded" key)
-        "group     n   fact  grnd   cite  reject  f.refuse  hit@1  hit@3    mrr  p50 ms  |  textbook acc  hit@3",
-        "fact      2  0.500     -  1.000       -     0.000  0.500  1.000  0.750      20  |         0.500  0.500",
-        "negative  1      -     -      -   1.000         -      -      -      -      10  |         0.000      -",
-        "number    1  0.000     -      -       -     1.000  0.000  0.000  0.000      10  |         0.000  0.000",
-        "overall   4  0.333     -  1.000   1.000     0.333  0.333  0.667  0.500      10  |         0.333  0.333",
-        "-" * 102,
-        "textbook  4  0.333     -  0.333   0.000     0.000  0.000  0.333  0.250       1  |",
+        "group     n   fact  grnd   cite  reject  f.refuse  hit@1  hit@3    mrr  short  s.len  p50 ms  |  textbook acc  hit@3",
+        "fact      2  0.500     -  1.000       -     0.000  0.500  1.000  0.750      -      -      20  |         0.500  0.500",
+        "negative  1      -     -      -   1.000         -      -      -      -      -      -      10  |         0.000      -",
+        "number    1  0.000     -      -       -     1.000  0.000  0.000  0.000      -      -      10  |         0.000  0.000",
+        "overall   4  0.333     -  1.000   1.000     0.333  0.333  0.667  0.500      -      -      10  |         0.333  0.333",
+        "-" * 116,
+        "textbook  4  0.333     -  0.333   0.000     0.000  0.000  0.333  0.250      -      -       1  |",
     ]
 
 
@@ -587,7 +600,7 @@ def test_targets_are_optional_in_a_thresholds_file(tmp_path: Path) -> None:
 MALFORMED_SPEC = "needs exactly one of { min = x } or { max = x } with x between 0 and 1"
 KNOWN = (
     "known: fact_accuracy, grounded_accuracy, citation_support, negative_rejection, "
-    "false_refusal, hit@1, hit@3, hit@5, mrr"
+    "false_refusal, hit@1, hit@3, hit@5, mrr, short_accuracy"
 )
 GOOD_GATE = "[thresholds]\nmrr = { min = 0.5 }\n"
 
