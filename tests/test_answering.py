@@ -212,3 +212,21 @@ def test_by_meaning_the_article_title_counts_for_every_sentence():
     assert best.coverage == pytest.approx(3 / 8)  # the refusal still sees the whole question
     untitled = Context("c1", "fish.txt", ctx.text, 1.0, title="鱼类")
     assert rank_sentences("蓝线裸顶鲷以什么为食？", terms, [untitled], "zh", sims)[0].text == names
+
+
+@pytest.mark.parametrize(
+    ("rank", "gap", "joins"),
+    [(0, 0.04, True), (1, 0.04, False), (1, 0.02, True)],
+)
+def test_a_further_sentence_from_another_passage_must_be_closer_in_meaning(rank, gap, joins):
+    """By meaning, a second sentence joins within 0.05 of the best one's similarity from the
+    same passage, within 0.03 from another (each cited passage must hold what it is cited for)."""
+    from assistant.answer import ExtractiveAnswerer
+    from assistant.selection import Scored, Term
+
+    terms = [Term(frozenset({"中电光谷"}), 2.0, True), Term(frozenset({"辛安街道"}), 2.0, True)]
+    best = Scored(1.0, 0.5, 0, 0, 10, "开发区会同中电光谷成立园区管理委员会", 0.93)
+    other = Scored(0.9, 0.5, rank, 0, 10, "与属地辛安街道共同研究制定了18条意见", 0.93 - gap)
+    answerer = ExtractiveAnswerer(lexical=lambda: None)  # type: ignore[arg-type,return-value]
+    chosen = answerer._choose(terms, [best, other], "fact")
+    assert chosen == ([best, other] if joins else [best])
