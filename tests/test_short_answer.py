@@ -54,6 +54,26 @@ def terms_of(question: str) -> list[Term]:
             marks=pytest.mark.xfail(strict=True, reason="aligns on 潘仕成, not 祖籍"),
         ),
         ("园区管委会每隔多久召开一次会议？", "园区管委会每月召开一次联席会议。", "每月"),
+        (  # a bracketed aside of a lead sentence is not where the answer starts
+            "潘嘉丽的职业是什么？",
+            "潘嘉丽（英文名：Joanna Poon），是新加坡歌手",
+            "新加坡歌手",
+        ),
+        (  # nor a -{…}- variant
+            "猴面包树的别名是什么？",
+            "猴面包树-{zh-hant:猴麵包樹}-，又名猢狲树",
+            "又名猢狲树",
+        ),
+        (  # empty brackets at the end are left out
+            "希尔伯特空间中每个线性算子有一个相应的什么？",
+            "希尔伯特空间中每个线性算子有一个相应的伴随算子（）",
+            "伴随算子",
+        ),
+        (  # the measure asked for (毫米), not the 一 of 一样
+            "香港地铁使用的轨距是多少毫米的？",
+            "香港地铁则使用和伦敦地铁一样的1432毫米轨距",
+            "1432毫米",
+        ),
     ],
 )
 def test_the_asked_fact_verbatim(question: str, sentence: str, expected: str) -> None:
