@@ -571,15 +571,22 @@ def test_load_dataset_missing_or_empty_file(tmp_path: Path) -> None:
     assert str(caught.value) == f"dataset file {empty} has no questions"
 
 
+# The shipped targets: the goals above, negatives refused raised to the multilingual issue's 0.93.
+SHIPPED_TARGETS = [
+    t if t.metric != "negative_rejection" else Threshold(t.metric, t.bound, 0.93)
+    for t in THRESHOLDS
+]
+
+
 def test_shipped_gate_and_targets() -> None:
-    # The targets are the issue's goals, exactly; never lower one.
-    assert load_targets(DEFAULT_THRESHOLDS) == THRESHOLDS
+    # The targets are the issues' goals, exactly; never lower one.
+    assert load_targets(DEFAULT_THRESHOLDS) == SHIPPED_TARGETS
     # The gate: floors at today's levels (raised as the assistant improves), one per target,
     # each no stricter than its target.
     gate = load_thresholds(DEFAULT_THRESHOLDS)
-    assert load_limits(DEFAULT_THRESHOLDS) == (gate, THRESHOLDS)
-    assert [g.metric for g in gate] == [t.metric for t in THRESHOLDS]
-    targets = {t.metric: t for t in THRESHOLDS}
+    assert load_limits(DEFAULT_THRESHOLDS) == (gate, SHIPPED_TARGETS)
+    assert [g.metric for g in gate] == [t.metric for t in SHIPPED_TARGETS]
+    targets = {t.metric: t for t in SHIPPED_TARGETS}
     for floor in gate:
         target = targets[floor.metric]
         assert floor.bound == target.bound
