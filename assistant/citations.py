@@ -17,7 +17,7 @@ from ingest.text.markers import normalize_markers, renumber_markers
 from ingest.text.quantities import NUMBER, SCALED, contains_number, scaled_amounts
 from ingest.text.sentences import split_sentences
 from ingest.text.tokens import ascii_words, bigrams, tokenize
-from ingest.text.width import fold, has_cjk, language, squash
+from ingest.text.width import collapse, fold, has_cjk, language, squash
 
 _QUOTED = re.compile(r"[“「《\"]([^”」》\"]{2,40})[”」》\"]")
 _TOKEN = re.compile(
@@ -107,19 +107,23 @@ def unsupported_details(claim_text: str, chunk_text: str) -> list[str]:
     """Numbers and quoted names of the claim that its chunk does not contain.
 
     A scaled English amount is found in its Chinese form too: '70 billion' matches '700亿'.
+    Numbers are looked for with line breaks removed (a figure a narrow column broke) and with
+    spaces kept ("T-92 40公厘": removed, 92 would run into 40); names with commas removed on
+    both sides ("《Love me, Kelly》").
     """
     chunk = squash(chunk_text).replace(",", "")
+    spaced = collapse(chunk_text).replace(",", "")
     amounts = scaled_amounts(chunk_text)
     scaled = {m.start(1): m for m in SCALED.finditer(claim_text)}
     missing = []
     for match in NUMBER.finditer(claim_text):
         number = match.group(0).replace(",", "")
-        if contains_number(chunk, number):
+        if contains_number(chunk, number) or contains_number(spaced, number):
             continue
         amount = scaled.get(match.start())
         if amount is None or scaled_amounts(amount.group(0)) - amounts:
             missing.append(match.group(0))
-    missing += [q for q in _QUOTED.findall(claim_text) if squash(q) not in chunk]
+    missing += [q for q in _QUOTED.findall(claim_text) if squash(q).replace(",", "") not in chunk]
     return missing
 
 

@@ -44,6 +44,12 @@ def test_a_claim_needs_a_marker_a_retrieved_chunk_its_numbers_and_its_wording():
     assert check_claim(Claim("这里的天气一直都非常好。", (2,)), cited).startswith("only 0%")
     assert unsupported_details("总投资28 billion", A.text) == []  # 280亿 = 28 billion
     assert unsupported_details("“智慧公园”上线", B.text) == ["智慧公园"]
+    # A verbatim quote is supported whatever its spaces and commas (CMRC passages).
+    lead = "T-92 40公厘／70倍径防空快砲，定位为取代老旧的M1 40公厘高射砲。"
+    assert unsupported_details(lead, lead) == []
+    album = "发行第一张个人专辑《Love me, Kelly》。"
+    assert unsupported_details(album, album) == []
+    assert unsupported_details("M1 41公厘", lead) == ["41"]
     assert overlap("Forty-two projects", A.text) is None  # English over Chinese: not comparable
 
 
