@@ -23,7 +23,7 @@ _QUOTED = re.compile(r"[“「《\"]([^”」》\"]{2,40})[”」》\"]")
 _TOKEN = re.compile(
     r"(?P<marker>\[\d{1,3}\])"
     r"|(?P<newline>\s*\n\s*)"
-    r"|(?P<end>(?:[。！？；;!?…]|\.(?=\s|$|\[))+)"
+    r"|(?P<end>(?:[。！？；!?…]|[.;](?=\s|$|\[))+)"
     r"|(?P<space>\s+)"
     r"|(?P<open>[“「『])"
     r"|(?P<close>[”」』])"
@@ -32,6 +32,8 @@ _TOKEN = re.compile(
 # After a marker these continue the same claim ("甲[1]、乙[2]。") instead of starting a new one.
 _CONTINUES = tuple(",，、:：)）")
 _ASCII_END = ".;!?"
+# Closing marks that may follow a sentence's end and still belong to it ("…作赛。"[1]).
+_TRAILING_CLOSE = "\"'）)】》’"
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +81,8 @@ class _ClaimBuilder:
         elif kind == "close":
             self.text += token
             self.depth = max(0, self.depth - 1)
+        elif self.ended and not self.after_marker and not token.strip(_TRAILING_CLOSE):
+            self.text += token
         else:
             continues = self.after_marker and not self.ended and token.startswith(_CONTINUES)
             if (self.ended or self.after_marker) and not continues:

@@ -31,6 +31,16 @@ def test_claims_carry_the_markers_that_follow_or_sit_inside_them():
     assert split_claims("甲[1]、乙[2]。") == [Claim("甲、乙。", (1, 2))]
     assert split_claims("他说“第一句。第二句。”[1]") == [Claim("他说“第一句。第二句。”", (1,))]
     assert split_claims("甲【1】") == [Claim("甲", (1,))]
+    # A closing mark after the end stays with its sentence (a Wikipedia quote's stray ").
+    assert split_claims('首次升级。"[1]') == [Claim('首次升级。"', (1,))]
+    # An ASCII ; ends a sentence only before a space: -{zh-cn:…;zh-tw:…}- is one claim.
+    assert split_claims("又称-{zh-cn:甲;zh-tw:乙}-。[1]") == [
+        Claim("又称-{zh-cn:甲;zh-tw:乙}-。", (1,))
+    ]
+    assert split_claims("It rose; then fell [1].") == [
+        Claim("It rose;", ()),
+        Claim("then fell.", (1,)),
+    ]
 
 
 def test_a_claim_needs_a_marker_a_retrieved_chunk_its_numbers_and_its_wording():
