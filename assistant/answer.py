@@ -86,7 +86,7 @@ class ExtractiveAnswerer:
         sims = self.similarity.similarities(question, contexts) if self.similarity else None
         scored = rank_sentences(question, terms, contexts, lang, sims)
         kind = q.kind(question)
-        signals = self._signals(scored)
+        signals = self._signals(scored, lang)
         reason = self._refusal(question, terms, scored, kind, lang, signals)
         if reason:
             return Draft.refusal(lang, {**signals, "refused_by": reason})
@@ -101,13 +101,14 @@ class ExtractiveAnswerer:
         return weigh_terms(question, lang, self.lexical(), self.translator, self.guess_chars)
 
     @staticmethod
-    def _signals(scored: Sequence[Scored]) -> dict[str, Any]:
-        """What the refusal decides on: the eval draws its curves from these."""
+    def _signals(scored: Sequence[Scored], lang: str) -> dict[str, Any]:
+        """What the refusal decides on: the eval draws its curves from these (the semantic
+        score only where the threshold applies: Chinese questions answered by meaning)."""
         if not scored:
             return {}
         best = scored[0]
         out: dict[str, Any] = {"coverage": round(best.coverage, 4)}
-        if best.similarity is not None:
+        if best.similarity is not None and lang == "zh":
             top = max(s.similarity or 0.0 for s in scored)
             out["semantic"] = round(top + SEMANTIC_COVERAGE_WEIGHT * best.coverage, 4)
         return out
