@@ -26,6 +26,7 @@ _TRAILING = re.compile(r"[呢吗嘛啊呀]?[?？。.!！\s]*$")
 _DELIMITERS = "，,。；;！!？?：:\n"
 _EDGE = "是为由于在的了：:，,、 和与及而则即"
 _EMPTY_BRACKETS = re.compile(r"\s*[（(]\s*[)）]")
+_EMPTY_BRACKETS_AT_END = re.compile(r"\s*[（(]\s*[)）]$")
 # The character after 多少/几 ("几处", "多少毫米"): a figure counted in it is preferred, when the
 # sentence has one (a fixed list of measure words missed 处, 毫米, 公斤… on Wikipedia passages).
 _ASKED_MEASURE = re.compile(r"(?:多少|几)([\u4e00-\u9fff])")
@@ -120,10 +121,12 @@ def _past_asides(s: str, at: int) -> int:
             at += 1
             continue
         opener = next((o for o in _ASIDE_OPEN if s.startswith(o, at)), None)
-        close = s.find(_ASIDE_OPEN[opener], at + len(opener)) if opener else -1
+        if opener is None:
+            return at
+        close = s.find(_ASIDE_OPEN[opener], at + len(opener))
         if close == -1:
             return at
-        at = close + len(_ASIDE_OPEN[opener or ""])
+        at = close + len(_ASIDE_OPEN[opener])
     return at
 
 
@@ -217,10 +220,8 @@ def _trim(s: str, a: int, b: int) -> Span:
     """Without empty brackets and the function characters at either end."""
     while match := _EMPTY_BRACKETS.match(s[a:b]):
         a += match.end()
-    while match := _EMPTY_BRACKETS.search(s[a:b]):
-        if a + match.end() != b:
-            break
-        b = a + match.start()
+    while match := _EMPTY_BRACKETS_AT_END.search(s, a, b):
+        b = match.start()
     while a < b and s[a] in _EDGE:
         a += 1
     while b > a and s[b - 1] in _EDGE + "等":
