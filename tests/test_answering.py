@@ -232,3 +232,16 @@ def test_a_further_sentence_from_another_passage_must_be_closer_in_meaning(rank,
     answerer = ExtractiveAnswerer(lexical=lambda: None)  # type: ignore[arg-type,return-value]
     chosen = answerer._choose(terms, [best, other], "fact")
     assert chosen == ([best, other] if joins else [best])
+
+
+@pytest.mark.parametrize(("semantic", "reason"), [(True, ""), (False, "no date")])
+def test_by_meaning_a_when_question_may_be_answered_by_an_event(semantic, reason):
+    from assistant.answer import ExtractiveAnswerer
+    from assistant.selection import Scored, Term
+
+    text = "峡谷终年可以进入，只有在春季化雪的时候可能会短期关闭。"
+    best = Scored(1.0, 1.0, 0, 0, len(text), text, 0.93 if semantic else None)
+    terms = [Term(frozenset({"峡谷"}), 1.0, True), Term(frozenset({"关闭"}), 1.0, True)]
+    answerer = ExtractiveAnswerer(lexical=lambda: None)  # type: ignore[arg-type,return-value]
+    question = "峡谷什么时候可能会短期关闭？"
+    assert answerer._rule(question, terms, [best], "date", semantic) == reason
