@@ -175,7 +175,7 @@ def rank_sentences(
     semantic = bool(similarities) and all(c.chunk_id in (similarities or {}) for c in contexts)
     out: list[Scored] = []
     for rank, ctx in enumerate(contexts):
-        untitled = untitled_terms(terms, ctx.title)
+        untitled = untitled_terms(terms, ctx.title) if semantic else []
         for start, end in split_sentences(ctx.text):
             text = ctx.text[start:end]
             coverage = coverage_of(terms, text)
