@@ -23,7 +23,7 @@ from assistant.embeddings import (
 )
 from assistant.pipeline import Answerer, Assistant
 from assistant.profile import KnowledgeProfile, load_profile
-from assistant.retrieval import RerankingRetriever, build_retriever
+from assistant.retrieval import RerankingSearch, build_search
 from assistant.selection import StoredSimilarity
 from assistant.settings import Settings
 from assistant.translate import QueryTranslator
@@ -107,7 +107,7 @@ class App:
         s, index = self.settings, self.index
         index.store.check_compatible()
         embeddings = self.embeddings("query")
-        retriever = build_retriever(
+        search = build_search(
             index,
             embeddings,
             s.k,
@@ -139,10 +139,10 @@ class App:
             semantic_threshold=semantic_threshold,
         )
         warmers = [embeddings.warm_up, index.lexical, lambda: tokenize("预热")]
-        if isinstance(retriever, RerankingRetriever):
-            warmers.append(retriever.warm_up)
+        if isinstance(search, RerankingSearch):
+            warmers.append(search.warm_up)
         return Assistant(
-            retriever,
+            search,
             answerer,
             max_question_chars=s.max_question_chars,
             warmers=warmers,

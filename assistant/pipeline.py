@@ -9,12 +9,11 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, runtime_checkable
 
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import RunnableLambda
 
 from assistant import question as q
 from assistant.citations import check, merge_checked
+from assistant.retrieval import Search
 from assistant.schema import Answer, Context, Draft, Query, QueryPart, Retrieved
 from assistant.timing import stage
 from assistant.translate import QueryTranslator
@@ -55,27 +54,12 @@ class Request:
     k: int | None = None
 
 
-def to_context(doc: Document) -> Context:
-    """A retrieved LangChain document as the answer's context record."""
-    m = doc.metadata
-    return Context(
-        chunk_id=str(doc.id or m.get("chunk_id")),
-        source=str(m.get("source", "")),
-        text=doc.page_content,
-        score=float(m.get("score", 0.0)),
-        title=str(m.get("title", "")),
-        char_start=int(m.get("char_start", 0)),
-        char_end=int(m.get("char_end", 0)),
-        paragraph=int(m.get("paragraph", 0)),
-    )
-
-
 class Assistant:
     """Answers questions from the index with checked citations; built by assistant.app."""
 
     def __init__(
         self,
-        retriever: BaseRetriever,
+        search: Search,
         answerer: Answerer,
         max_question_chars: int = 1000,
         warmers: Sequence[Callable[[], Any]] = (),
@@ -85,7 +69,7 @@ class Assistant:
         rewriter: Callable[[str, list[str]], str] | None = None,
         query_translator: Callable[[str], str] | None = None,
     ) -> None:
-        self.retriever = retriever
+        self.search = search
         self.answerer = answerer
         self.max_question_chars = max_question_chars
         self.description = description
@@ -180,13 +164,8 @@ class Assistant:
 
     def retrieve(self, query: Query) -> Retrieved:
         """The contexts of each part of the query, in rank order."""
-        retriever = self.retriever
-        if query.k:
-            retriever = retriever.model_copy(update={"k": int(query.k)})
         with stage("retrieve"):
-            per_part = tuple(
-                tuple(to_context(d) for d in retriever.invoke(part.search)) for part in query.parts
-            )
+            per_part = tuple(tuple(self.search.search(part, query.k)) for part in query.parts)
         return Retrieved(query, per_part)
 
     def reply(self, retrieved: Retrieved) -> Answer:

@@ -12,7 +12,8 @@ REFUSAL = {"zh": "知识库中没有找到相关信息。", "en": "The sources d
 
 @dataclass(frozen=True)
 class QueryPart:
-    """One question of a query ("几个子公司？资产总额是多少？" has two) and its search text."""
+    """One question of a query ("几个子公司？资产总额是多少？" has two): as asked (what the dense
+    side embeds) and in the corpus's words (what the lexical side searches)."""
 
     text: str
     search: str
@@ -42,6 +43,10 @@ class Context:
     char_start: int = 0
     char_end: int = 0
     paragraph: int = 0
+    # The scores fused into `score` (None: not in that list), and the score before reranking.
+    dense_score: float | None = None
+    lexical_score: float | None = None
+    fused_score: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The contract's context object."""

@@ -12,9 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
 
 from assistant.citations import check, split_claims, verify
 from assistant.errors import LLMError
@@ -141,22 +138,14 @@ def completion(text: str) -> dict[str, Any]:
     }
 
 
-class StaticRetriever(BaseRetriever):
+class StaticRetriever:
     """Returns the same contexts for every query."""
 
-    contexts: list[Context]
+    def __init__(self, contexts: list[Context]) -> None:
+        self.contexts = contexts
 
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-    ) -> list[Document]:
-        return [
-            Document(
-                id=c.chunk_id,
-                page_content=c.text,
-                metadata={"source": c.source, "score": c.score, "char_start": c.char_start},
-            )
-            for c in self.contexts
-        ]
+    def search(self, part, k=None) -> list[Context]:
+        return list(self.contexts)
 
 
 def answerer_for(tmp_path: Path, url: str, timeout: float = 10.0) -> LLMAnswerer:

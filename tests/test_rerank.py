@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import pytest
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
 
 from assistant.embeddings import CrossEncoderScorer
 from assistant.errors import ModelNotFoundError
-from assistant.retrieval import RerankingRetriever
+from assistant.retrieval import RerankingSearch
+from assistant.schema import Context, QueryPart
 
 
-class Fixed(BaseRetriever):
-    docs: list[Document]
+class Fixed:
+    def __init__(self, contexts):
+        self.contexts = contexts
+        self.asked = []
 
-    def _get_relevant_documents(self, query, *, run_manager):
-        return self.docs
+    def search(self, part, k=None):
+        self.asked.append(k)
+        return self.contexts[:k]
 
 
 class ScoreByLength:
@@ -24,20 +26,19 @@ class ScoreByLength:
 
 
 def test_reranker_reorders_candidates_and_keeps_k():
-    docs = [
-        Document(id=str(i), page_content="x" * n, metadata={"score": 1.0 / (i + 1)})
-        for i, n in enumerate([3, 9, 5, 9])
-    ]
-    reranker = RerankingRetriever(base=Fixed(docs=docs), scorer=ScoreByLength(), k=3)
-    got = reranker.invoke("q")
-    assert [d.id for d in got] == ["1", "3", "2"]  # ties keep the fused order
-    assert [d.metadata["score"] for d in got] == [9.0, 9.0, 5.0]
-    assert [d.metadata["fused_score"] for d in got] == [0.5, 0.25, 1.0 / 3]
+    contexts = [Context(str(i), "a.txt", "x" * n, 1.0 / (i + 1)) for i, n in enumerate([3, 9, 5, 9])]
+    base = Fixed(contexts)
+    reranker = RerankingSearch(base, ScoreByLength(), k=3, candidates=4)
+    got = reranker.search(QueryPart("q", "q"))
+    assert base.asked == [4]  # the candidates, not k
+    assert [c.chunk_id for c in got] == ["1", "3", "2"]  # ties keep the fused order
+    assert [c.score for c in got] == [9.0, 9.0, 5.0]
+    assert [c.fused_score for c in got] == [0.5, 0.25, 1.0 / 3]
 
 
 def test_missing_reranker_model_is_one_line(tmp_path):
     scorer = CrossEncoderScorer(str(tmp_path / "none"))
-    reranker = RerankingRetriever(base=Fixed(docs=[]), scorer=scorer, k=3)
+    reranker = RerankingSearch(Fixed([]), scorer, k=3)
     with pytest.raises(ModelNotFoundError) as err:
         reranker.warm_up()
     assert str(err.value).startswith(f"cannot load reranker model '{tmp_path / 'none'}' (")
