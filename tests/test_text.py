@@ -19,6 +19,10 @@ def test_fold_squash_collapse_visible():
     assert collapse("  a \n\t b  ") == "a b"
     assert visible("中电\x00光谷\u200b招商\u202e") == "中电 光谷 招商 "
     assert (language("How many?"), language("多少"), language("")) == ("en", "zh", "en")
+    # An English question naming a Chinese entity is English; a Chinese one naming a brand is not.
+    assert language("How many market entities has China Electronics Optics Valley (中电光谷) attracted?") == "en"
+    assert language("What is 中电光谷?") == "en"
+    assert (language("华为P40的价格是多少？"), language("iPhone在中国卖多少钱")) == ("zh", "zh")
 
 
 # --- sentences ---------------------------------------------------------------------------------

@@ -46,9 +46,18 @@ def has_cjk(text: str) -> bool:
     return CJK.search(text) is not None
 
 
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
 def language(text: str) -> str:
-    """'zh' when the text contains Chinese characters, else 'en'."""
-    return "zh" if has_cjk(text) else "en"
+    """The language of a question: 'en' when it is written in English, even naming a Chinese
+    entity ("What is 中电光谷?": two Latin words or more, with more Latin letters than Chinese
+    characters), else 'zh' when it holds Chinese ("华为P40的价格是多少？")."""
+    cjk = len(CJK.findall(text))
+    if not cjk:
+        return "en"
+    words = _LATIN_WORD.findall(text)
+    return "en" if len(words) >= 2 and sum(map(len, words)) > cjk else "zh"
 
 
 def join_lines(left: str, right: str) -> str:
