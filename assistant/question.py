@@ -18,9 +18,22 @@ KIND_PATTERNS: dict[str, re.Pattern[str]] = {
     "list": re.compile(
         r"哪些|哪几|有哪|包括什么|包括哪|分别|\bwhich\b.*\b(are|were)\b|\blist\b|what are", re.I
     ),
+    "rank": re.compile(
+        r"第几|排第|排名|名次|哪一名|什么名次|\bwhat (rank|place|position)\b|\branked?\b", re.I
+    ),
     "number": re.compile(
-        r"多少|第几|几个|几家|几本|几条|几项|几大|几年|多大|多高|数量|总额|规模"
+        r"多少|几个|几家|几本|几条|几项|几大|几年|多大|多高|数量|总额|规模"
         r"|\bhow (many|much)\b|number of|\btotal\b|amount",
+        re.I,
+    ),
+    "who": re.compile(
+        r"谁|哪位|哪家|哪个(公司|企业|机构|单位|部门|集团|组织|人)|什么(人|机构|公司|企业|单位|部门)"
+        r"|\bwho(m|se)?\b|\bwhich (company|firm|organi[sz]ation|group|agency|department|person)\b",
+        re.I,
+    ),
+    "where": re.compile(
+        r"哪里|哪儿|什么地方|何处|何地|在哪|位于|哪个(国家|城市|省|地区|街道|区)"
+        r"|\bwhere\b|\bwhich (city|country|province|district|place|region)\b",
         re.I,
     ),
 }
@@ -68,7 +81,8 @@ def clean_question(text: str, max_chars: int) -> CleanQuestion:
 
 
 def kind(question: str) -> str:
-    """The kind of answer wanted: 'frequency', 'date', 'number', 'list' or 'fact'."""
+    """The kind of answer wanted: 'frequency', 'date', 'list', 'rank', 'number', 'who', 'where'
+    or 'fact' (the first whose pattern the question matches)."""
     for name, pattern in KIND_PATTERNS.items():
         if pattern.search(question):
             return name

@@ -51,7 +51,7 @@ _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 
 def language(text: str) -> str:
     """The language of a question: 'en' when it is written in English, even naming a Chinese
-    entity ("What is 中电光谷?": two Latin words or more, with more Latin letters than Chinese
+    entity ("What is 华为?": two Latin words or more, with more Latin letters than Chinese
     characters), else 'zh' when it holds Chinese ("华为P40的价格是多少？")."""
     cjk = len(CJK.findall(text))
     if not cjk:
