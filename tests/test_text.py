@@ -123,3 +123,21 @@ def test_figures_agree_with_the_eval_judge(text: str):
     ours = [f.value for f in quantities.figures(text)]
     judge = [q.value for q in extract_numbers(text) if q.unit or q.approx]
     assert ours and set(ours) <= set(judge)
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "place", "rank"),
+    [
+        ("赛轮集团发布了年报。", True, False, False),
+        ("商务部发布了考评结果。", True, False, False),
+        ("综合考评位居全省首位。", False, True, True),
+        ("项目落户在朝阳区望京街道。", False, True, False),
+        ("今年引进项目42个。", False, False, False),
+        ("他获得了第二名。", False, False, True),
+    ],
+)
+def test_names_places_and_ranks(text: str, name: bool, place: bool, rank: bool) -> None:
+    """What a 谁 / 哪里 / 第几 question needs a sentence to hold (ingest/text/entities.py)."""
+    from ingest.text.entities import has_name, has_place, has_rank
+
+    assert (has_name(text), has_place(text), has_rank(text)) == (name, place, rank)
