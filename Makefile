@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: setup browser run test ingest lint eval bench clean
+.PHONY: setup browser run test ingest lint eval train bench clean
 
 setup: $(STAMP)
 
@@ -41,10 +41,16 @@ lint: setup
 	$(BIN)/ruff check assistant ingest eval tests
 	$(BIN)/mypy
 
-# The zone set, and the open-book set (passages nobody here wrote) when ../shared is there.
-OPEN_BOOK ?= ../shared/datasets/cmrc2018_trial.jsonl
+# The zone set, and the open-book sets (passages nobody here wrote; their questions in Chinese,
+# in English and paraphrased) when ../shared is there.
+DATASETS ?= ../shared/datasets
+OPEN_BOOKS := $(wildcard $(addprefix $(DATASETS)/cmrc2018_trial,.jsonl _en.jsonl _paraphrase.jsonl))
 eval: ingest
-	$(BIN)/zone-assistant eval $(if $(wildcard $(OPEN_BOOK)),--open-book $(OPEN_BOOK))
+	$(BIN)/zone-assistant eval $(foreach f,$(OPEN_BOOKS),--open-book $(f))
+
+# Re-learn the answer decision from the development data (writes assistant/decision/params.json).
+train: ingest
+	$(BIN)/zone-assistant train --data $(DATASETS)
 
 clean:
 	rm -rf data

@@ -14,13 +14,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.answer import ExtractiveAnswerer
+from assistant.decision import Decider
+from assistant.decision.learned import LearnedDecider
+from assistant.decision.model import DEFAULT_PARAMS, load_decision
+from assistant.decision.rules import RuleDecider
 from assistant.embeddings import (
     CrossEncoderScorer,
     QueryCachingEmbeddings,
     backend_of,
     build_embeddings,
-    refusal_threshold_of,
 )
+from assistant.errors import SettingsError
 from assistant.pipeline import Answerer, Assistant
 from assistant.profile import KnowledgeProfile, load_profile
 from assistant.retrieval import RerankingSearch, build_search
@@ -41,9 +45,12 @@ if TYPE_CHECKING:
 class App:
     """The application of one process: settings, profile, index, models, assistant, admin."""
 
-    def __init__(self, settings: Settings, client: Any | None = None) -> None:
+    def __init__(
+        self, settings: Settings, client: Any | None = None, decider: Decider | None = None
+    ) -> None:
         self.settings = settings
         self._client = client
+        self._decider = decider
         self._lock = threading.Lock()
         self._embeddings: dict[str, QueryCachingEmbeddings] = {}
 
@@ -120,23 +127,21 @@ class App:
             lambda: index.lexical().vocabulary, self.profile.glossary, s.data_dir / "cache"
         )
         llm = self._llm()
-        semantic_threshold = refusal_threshold_of(s.embedding_model, s.semantic_refusal_threshold)
-        # Sentences are chosen by meaning only with a model whose similarities were calibrated
-        # (or given a threshold): with all-MiniLM-L6-v2, blind to Chinese, choosing by its
-        # similarity took fact accuracy from 0.770 to 0.351 on the zone set and the open-book
-        # subset's right answers from 0.583 to 0.271 (measured); they are chosen lexically.
+        decider = self.decider()
+        # Sentences are chosen by meaning only with the decision trained for this model: with
+        # all-MiniLM-L6-v2, blind to Chinese, choosing by its similarity took fact accuracy from
+        # 0.770 to 0.351 on the zone set (measured); they are chosen lexically.
         similarity = (
             StoredSimilarity(lambda: index.store, embeddings.embed_query)
-            if s.sentence_vectors and semantic_threshold is not None
+            if decider.by_meaning and s.sentence_vectors
             else None
         )
         answerer: Answerer = llm or ExtractiveAnswerer(
             index.lexical,
-            threshold=s.refusal_threshold,
+            decider,
             translator=translator,
             similarity=similarity,
             guess_chars=s.max_analyzed_chars,
-            semantic_threshold=semantic_threshold,
         )
         warmers = [embeddings.warm_up, index.lexical, lambda: tokenize("预热")]
         if isinstance(search, RerankingSearch):
@@ -152,6 +157,24 @@ class App:
             query_translator=llm.translate if llm else None,
             description=self.description,
         )
+
+    def decider(self) -> Decider:
+        """The learned decision when its parameters were trained for this embedding model and
+        the index holds sentence vectors; the lexical rules otherwise (parameters named in
+        ASSISTANT_DECISION_PARAMS for another model are an error, not a silent fallback)."""
+        if self._decider is not None:
+            return self._decider
+        s = self.settings
+        model = load_decision(s.decision_params or DEFAULT_PARAMS)
+        trained_for = model.meta.get("embedding_model")
+        if s.sentence_vectors and trained_for == s.embedding_model:
+            return LearnedDecider(model)
+        if s.decision_params is not None and s.sentence_vectors:
+            raise SettingsError(
+                f"decision parameters {s.decision_params} were trained for {trained_for}, "
+                f"not {s.embedding_model}; run: zone-assistant train"
+            )
+        return RuleDecider(s.refusal_threshold)
 
     def _llm(self) -> LLMAnswerer | None:
         s = self.settings
@@ -191,6 +214,9 @@ class App:
         )
 
 
-def build_app(settings: Settings, client: Any | None = None) -> App:
-    """The application for these settings (`client`: an already open Chroma client to use)."""
-    return App(settings, client)
+def build_app(
+    settings: Settings, client: Any | None = None, decider: Decider | None = None
+) -> App:
+    """The application for these settings (`client`: an already open Chroma client to use;
+    `decider`: instead of the one the settings choose, e.g. while training one)."""
+    return App(settings, client, decider)

@@ -203,9 +203,10 @@ def brief(questions_file: Path, output: Path | None) -> None:
     "--open-book",
     "open_book",
     type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Also run an open-book dataset (CMRC 2018 format): a pool of its passages is ingested "
-    "into OUT/open-book and its questions asked; left-out passages' questions are negatives.",
+    multiple=True,
+    help="Also run an open-book dataset (CMRC 2018 format; repeat for several): a pool of its "
+    "passages is ingested and its questions asked; left-out passages' questions are negatives. "
+    "Reports in OUT/open-book/<name>.",
 )
 @click.option("--pool", type=click.IntRange(1), default=150, show_default=True)
 @click.option("--negatives", type=click.IntRange(0), default=60, show_default=True)
@@ -213,7 +214,8 @@ def brief(questions_file: Path, output: Path | None) -> None:
     "--open-book-thresholds",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Gate and targets of the open-book run (default: eval/thresholds-open-book.toml).",
+    help="Gate and targets of the open-book runs (default: eval/thresholds-open-book-<name>.toml "
+    "when there is one, else eval/thresholds-open-book.toml).",
 )
 @friendly_errors
 def eval_command(
@@ -221,7 +223,7 @@ def eval_command(
     out: Path,
     baseline: Path | None,
     thresholds: Path | None,
-    open_book: Path | None,
+    open_book: tuple[Path, ...],
     pool: int,
     negatives: int,
     open_book_thresholds: Path | None,
@@ -232,8 +234,38 @@ def eval_command(
     """
     from eval.runner import OpenBook, run_cli
 
-    spec = OpenBook(open_book, pool, negatives, open_book_thresholds) if open_book else None
-    sys.exit(run_cli(_app(), dataset, out, baseline, thresholds=thresholds, open_book=spec))
+    specs = [OpenBook(path, pool, negatives, open_book_thresholds) for path in open_book]
+    sys.exit(run_cli(_app(), dataset, out, baseline, thresholds=thresholds, open_books=specs))
+
+
+@main.command()
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("../shared/datasets"),
+    show_default=True,
+    help="Folder with cmrc2018_trial.jsonl and its _en and _paraphrase versions.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Where to write the parameters (default: the shipped assistant/decision/params.json).",
+)
+@click.option(
+    "--work",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("eval/out/train"),
+    show_default=True,
+    help="Scratch folder for the training pool's index (kept, so a re-run re-uses it).",
+)
+@friendly_errors
+def train(data: Path, out: Path | None, work: Path) -> None:
+    """Learn the answer decision from the development data; print its calibration."""
+    from assistant.decision.model import DEFAULT_PARAMS
+    from eval.train import run_train
+
+    sys.exit(run_train(_settings(), data, out or DEFAULT_PARAMS, work))
 
 
 @main.group()

@@ -35,19 +35,6 @@ _LOCK = threading.Lock()
 _QUERY_CACHE = 256
 
 
-# The semantic refusal threshold holds only for the model it was chosen with (similarities of
-# another model live on another scale): 0.905 for e5, chosen on the CMRC pool's tuning half as
-# the threshold refusing the most negatives with at most 5% false refusals (tuning 3.8% false
-# refusals; held-out 3.9%; negatives refused 95%; the eval report draws the whole curve). A model
-# without one refuses by the lexical rules alone unless ASSISTANT_SEMANTIC_REFUSAL_THRESHOLD is set.
-CALIBRATED_REFUSAL = {E5_MODEL: 0.905}
-
-
-def refusal_threshold_of(name: str, configured: float | None) -> float | None:
-    """The semantic refusal threshold for model `name`: the configured one, else its own."""
-    return configured if configured is not None else CALIBRATED_REFUSAL.get(name)
-
-
 def build_embeddings(name: str, threads: int, batch_size: int = 64) -> QueryCachingEmbeddings:
     """The embedding model called `name` (see the module docstring)."""
     if name == E5_MODEL:

@@ -31,6 +31,7 @@ from ingest.lexical import LexicalIndex
 from ingest.text.quantities import has_date, has_frequency, has_number
 from ingest.text.sentences import is_enumeration, split_sentences
 from ingest.text.tokens import GUESS_CHARS, question_terms
+from ingest.text.width import CJK_RANGES
 
 # What a sentence must state to answer a question of this kind.
 EVIDENCE: dict[str, Callable[[str], bool]] = {
@@ -56,6 +57,7 @@ _QUESTION_WORD = re.compile(r"哪|什么|多少|几|谁|怎|何|多长|多久|�
 # A "word" that starts or ends with one of these is a segmentation slip (冈是, 松才), not a name.
 _FUNCTION_CHARS = frozenset("是才不着了的被在和与也都就又还把将给让对向从到得地很最更")
 
+CJK_RUN = re.compile(rf"[{CJK_RANGES}]+")
 Similarities = Mapping[str, Mapping[tuple[int, int], float]]
 
 
@@ -81,6 +83,7 @@ class Scored:
     end: int
     text: str
     similarity: float | None = None
+    untitled: float = 0.0  # coverage of the terms its article's title does not hold
 
 
 class SentenceSimilarity(Protocol):
@@ -128,12 +131,17 @@ def weigh_terms(
     gives one term per keyword, holding the corpus words that translate it. Unknown words
     count only when they are nouns: an unknown noun is the thing asked about.
     """
+    out: list[Term] = []
     if lang == "en" and translator is not None:
         groups = sorted(set(translator.groups(question)), key=sorted)
         if all(w.isdigit() for g in groups for w in g):
             return []  # numbers alone name nothing to ask about ("<script>alert(1)</script>")
-        return [Term(g, max(index.term_idf(w) for w in g), True, noun=True) for g in groups if g]
-    out = []
+        out = [Term(g, max(index.term_idf(w) for w in g), True, noun=True) for g in groups if g]
+        # The Chinese an English question holds ("Huaihai Zhonglu (淮海中路)") is weighed as
+        # in a Chinese question: a name no article has is an unknown name.
+        question = " ".join(CJK_RUN.findall(question))
+        if not question:
+            return out
     for word, noun in question_terms(question, guess_chars):
         if index.substring_df(word):
             out.append(Term(frozenset({word}), index.term_idf(word), True, noun=bool(noun)))
@@ -188,7 +196,7 @@ def rank_sentences(
                 rest = coverage_of(untitled, text) if untitled else 0.0
                 score = sim + (COVERAGE_WEIGHT_EN if english else COVERAGE_WEIGHT) * rest
                 score += (KIND_WEIGHT_EN if english else KIND_WEIGHT) * evidence
-                out.append(Scored(score, coverage, rank, start, end, text, sim))
+                out.append(Scored(score, coverage, rank, start, end, text, sim, rest))
             else:
                 bonus = KIND_BONUS * evidence if kind in EVIDENCE else LIST_BONUS * (evidence > 0)
                 score = coverage + RANK_BONUS / (1 + rank) + bonus

@@ -54,12 +54,12 @@ class Settings(BaseSettings):
     reranker_model: str | None = None
     rerank_candidates: int = Field(12, ge=2, le=100)
 
-    # Answering. Without sentence vectors (or for English questions) the best sentence must
-    # cover `refusal_threshold` of the question's weight; with them, a Chinese question's best
-    # similarity (+0.05 x coverage) must reach `semantic_refusal_threshold`: by default the one
-    # calibrated for the embedding model (assistant/embeddings.py; none: the lexical rules only).
+    # Answering. The learned decision (assistant/decision/): its parameters, written by
+    # `zone-assistant train` for one embedding model (default: the shipped ones, for e5). With
+    # another model, or without sentence vectors, the lexical rules decide: the best sentence
+    # must cover `refusal_threshold` of the question's weight.
+    decision_params: Path | None = None
     refusal_threshold: float = Field(0.5, ge=0.0, le=1.0)
-    semantic_refusal_threshold: float | None = Field(None, ge=0.0, le=1.5)
     max_question_chars: int = Field(1000, ge=10)
     # Bounds the CPU of a long question: only its first `max_analyzed_chars` characters are
     # embedded (e5: 2.3 s for 1,000) and get guessed words (jieba's HMM: ~4 ms per unknown

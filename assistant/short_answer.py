@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from assistant.question import WH_WORD
+from ingest.text.entities import RANK_SPAN, has_name, has_place
 from ingest.text.quantities import DATE_SPAN, FIGURE_RANGE, FIGURE_SPAN, FREQUENCY_SPAN
 from ingest.text.sentences import enumerations
 from ingest.text.tokens import tagged
@@ -35,8 +37,13 @@ _LONE_NUMERAL = re.compile(r"[一二两三四五六七八九十]")
 # An aside of a Wikipedia-style lead, skipped where the answer starts: "潘嘉丽（英文名：…），是…".
 _ASIDE_OPEN = {"（": "）", "(": ")", "-{": "}-"}
 _YEAR_ONLY = re.compile(r"\d{4}年")
-_SPANS = {"date": DATE_SPAN, "frequency": FREQUENCY_SPAN}
+_SPANS = {"date": DATE_SPAN, "frequency": FREQUENCY_SPAN, "rank": RANK_SPAN}
 _NAME_FLAGS = ("nr", "ns", "nt", "nz", "nrt", "nrfg", "eng", "j")
+# 谁 wants a person or an organisation, 哪里 a place; a template span must hold one.
+_KIND_FLAGS = {"who": ("nr", "nt", "nz", "nrt", "nrfg", "eng", "j"), "where": ("ns", "nsf")}
+_NAMED = {"who": has_name, "where": has_place}
+_ORG_SUFFIX = re.compile(r"集团|公司|大学|学院|银行|协会|研究院|研究所")
+_WORDY = re.compile(r"[\w\u4e00-\u9fff]")
 _EN_NUMBERS = "zero one two three four five six seven eight nine ten eleven twelve".split()
 _MAX_TEMPLATE = 40
 
@@ -49,20 +56,39 @@ class _Term(Protocol):
     def weight(self) -> float: ...
 
 
+HOW = ("figure", "list", "template", "name", "clause")
+
+
+@dataclass(frozen=True)
+class Short:
+    """A short answer and how it was cut (one of HOW): the decision weighs them differently."""
+
+    text: str
+    how: str
+    rivals: int = 0  # other spans of the kind asked for in the sentence (figures only)
+
+
 def short_answer(
     question: str, sentence: str, kind: str, terms: Sequence[_Term], lang: str = "zh"
 ) -> str:
     """The asked fact: a verbatim substring of `sentence` (its best clause at worst)."""
+    return cut_short(question, sentence, kind, terms, lang).text
+
+
+def cut_short(
+    question: str, sentence: str, kind: str, terms: Sequence[_Term], lang: str = "zh"
+) -> Short:
+    """The asked fact cut from `sentence`, and how (see `short_answer`)."""
     s = sentence.rstrip("。！？!?；; \n")
     anchors = _anchors(s, _focus_words(terms, s))
     template = template_span(question, s) if lang == "zh" else None
     if template and template[1] - template[0] > _MAX_TEMPLATE:
         template = None
-    wants_figure = kind in ("number", "date", "frequency")
+    wants_figure = kind in ("number", "date", "frequency", "rank")
     if wants_figure or (kind == "fact" and re.search(r"多少|几", question)):
         figure = _figure(question, s, kind, template, anchors, lang)
         if figure:
-            return figure
+            return Short(figure[0], "figure", figure[1])
     if kind == "list":
         names = _nearest(enumerations(s), template, anchors)
         if names:
@@ -70,17 +96,18 @@ def short_answer(
             if template and names[0] < template[0] < s.find("、", names[0]):
                 start = template[0]  # the list starts where the question's words end
             a, b = _trim(s, start, names[1])
-            return s[a:b]
+            return Short(s[a:b], "list")
+    named = _NAMED.get(kind)
     if template:
         a, b = _trim(s, *template)
-        if b > a:
-            return s[a:b]
-    if lang == "en":
-        name = _name(s, [w for t in terms for w in t.words], anchors)
+        if _WORDY.search(s[a:b]) and (named is None or named(s[a:b])):
+            return Short(s[a:b], "template")
+    if lang == "en" or named is not None:
+        name = _name(s, [w for t in terms for w in t.words], anchors, kind)
         if name:
-            return name
+            return Short(name, "name")
     a, b = _trim(s, *_clause(s, anchors))
-    return s[a:b] if b > a else s
+    return Short(s[a:b] if b > a else s, "clause")
 
 
 def template_span(question: str, sentence: str) -> Span | None:
@@ -154,8 +181,9 @@ def _find_piece(s: str, text: str, from_end: bool, limit: int = 3) -> Span | Non
 
 def _figure(
     question: str, s: str, kind: str, template: Span | None, anchors: list[int], lang: str
-) -> str | None:
-    """The figure, date or frequency asked for: not one the question states, in the unit asked."""
+) -> tuple[str, int] | None:
+    """The figure, date or frequency asked for: not one the question states, in the unit asked;
+    and how many others the sentence offers (its rivals)."""
     asked = question.replace(" ", "")
     spans = [m.span() for m in _SPANS.get(kind, FIGURE_SPAN).finditer(s) if m.group().strip()]
     stated = set(re.findall(r"\d+", asked)) | {
@@ -178,7 +206,7 @@ def _figure(
         # "从多少增长到了多少": a figure, 到/至, a figure
         ranges = [m.span() for m in FIGURE_RANGE.finditer(s)]
         best = _nearest(ranges, template, anchors) or best
-    return s[best[0] : best[1]] if best else None
+    return (s[best[0] : best[1]], len(spans) - 1) if best else None
 
 
 def _focus_words(terms: Sequence[_Term], sentence: str) -> list[str]:
@@ -240,18 +268,22 @@ def _clause(s: str, anchors: list[int]) -> Span:
     return best
 
 
-def _name(s: str, words: list[str], anchors: list[int]) -> str | None:
-    """A rare name (jieba nr/ns/nt/nz…) near the question's words: English questions ask for
-    the Chinese name as the sources write it."""
+def _name(s: str, words: list[str], anchors: list[int], kind: str = "fact") -> str | None:
+    """A rare name (jieba nr/ns/nt/nz…) near the question's words: the answer to 谁 / 哪里,
+    and what English questions ask for (the Chinese name as the sources write it)."""
     from ingest.text.tokens import segmenter
 
     frequencies = segmenter().dt.FREQ
+    flags = _KIND_FLAGS.get(kind, _NAME_FLAGS)
     at, spans = 0, []
     for word, flag in tagged(s):
-        if flag in _NAME_FLAGS and len(word) >= 2 and word not in words:
+        if flag in flags and len(word) >= 2 and word not in words:
             spans.append((at, at + len(word)))
         at += len(word)
     # a rare word is a name; a common one mis-tagged by jieba ("深度" as ns) is not
     rare = [sp for sp in spans if (frequencies.get(s[sp[0] : sp[1]]) or 0) < 500]
     best = _nearest(rare or spans, None, anchors)
-    return s[best[0] : best[1]] if best else None
+    if not best:
+        return None
+    suffix = _ORG_SUFFIX.match(s, best[1])  # 赛轮 + 集团: jieba cuts the name off its head
+    return s[best[0] : suffix.end() if suffix else best[1]]

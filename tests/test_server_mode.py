@@ -83,7 +83,8 @@ def test_two_app_processes_share_one_server(tmp_path: Path, chroma: ChromaServer
         lexical = list((tmp_path / "data" / "lexical").glob("*/*/meta.json"))
         assert len(lexical) == 1  # written once by the ingest, for the committed state
         answer = ask("灯塔岛今年新建灯塔多少座？")
-        assert answer["short_answer"] == "5座"
+        # (no short answer: "5座" beside "两座" is below the learned short-answer threshold)
+        assert not answer["refused"] and "灯塔5座" in answer["answer"]
         assert answer["citations"][0]["source"] == "lighthouse.txt"
         # The server stops: one line; it comes back: answers again, without a restart.
         chroma.stop()
