@@ -31,7 +31,7 @@ def render_svg(report: Mapping[str, Any], target: float | None = None) -> str:
     ]
     for i, group in enumerate(groups):
         y = top + i * row_h + 4
-        label = "negative (rejected)" if group == "negative" else group
+        label = f"{group} (rejected)" if group.startswith("negative") else group
         parts.append(f'<text x="{left - 6}" y="{y + 16}" text-anchor="end">{escape(label)}</text>')
         for j, (name, summary) in enumerate((("assistant", ours), ("textbook", textbook))):
             value = type_accuracy(summary.get(group, {}))

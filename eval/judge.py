@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from assistant.schema import Answer
-from eval.matching import match_fact, normalize
+from eval.matching import extract_numbers, match_fact, normalize
 from eval.metrics import citation_supported, evidence_rank
 from ingest.text.markers import marker_runs, strip_markers
 
@@ -100,8 +100,32 @@ def grounded(answer: Answer, facts: Sequence[Sequence[str]]) -> bool:
 def short_correct(answer: Answer, facts: Sequence[Sequence[str]]) -> bool:
     """The short answer states every expected fact (a refusal or no short answer does not)."""
     short = answer.short_answer or ""
-    return (
-        bool(short) and not answer.refused and all(match_fact(short, f) == "match" for f in facts)
+    return bool(short) and not answer.refused and short_states(short, facts)
+
+
+def short_states(short: str, facts: Sequence[Sequence[str]]) -> bool:
+    """A short answer states each fact: it holds one of the fact's alternatives, or it is the
+    core of one that is a clause ("55米" of the CMRC span "树高可达55米"): a part of it holding
+    all its figures, or a third of it (“王蕴” is not the core of "晋陵郡太守王蕴之女", too little
+    of it; "三个" is no part of "约只有8公斤重")."""
+    said = re.fullmatch(r"(.+) \((.+)\)", short)  # English with the original beside it
+    if said:
+        return short_states(said[1], facts) or short_states(said[2], facts)
+    core = normalize(short)
+    if not core or not facts:
+        return False
+    return all(
+        match_fact(short, fact) == "match"
+        or any(
+            core in (alt := normalize(a))
+            and (
+                3 * len(core) >= len(alt)
+                or bool(extract_numbers(alt))
+                and len(extract_numbers(core)) == len(extract_numbers(alt))
+            )
+            for a in fact
+        )
+        for fact in facts
     )
 
 
@@ -116,6 +140,7 @@ def make_record(row: Mapping[str, Any], answer: Answer) -> dict[str, Any]:
     return {
         "id": row["id"],
         "type": row["type"],
+        "half": row.get("half"),
         "lang": row.get("lang", ""),
         "question": row["question"],
         "history": [turn["question"] for turn in row.get("history", [])],

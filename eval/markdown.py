@@ -53,6 +53,7 @@ def render_markdown(report: Mapping[str, Any], chart: str = "accuracy.svg") -> s
     out += _md_textbook(report, groups)
     if report.get("refusal_curve"):
         out += _md_curve(report)
+    out += _md_refusals(report)
     if "diff" in report:
         out += ["", "## Changes since the earlier report", ""] + _md_diff(report["diff"])
     misses = [r for r in report["records"]["assistant"] if r["misses"]]
@@ -129,27 +130,57 @@ def _md_textbook(report: Mapping[str, Any], groups: Sequence[str]) -> list[str]:
 
 
 def _md_curve(report: Mapping[str, Any]) -> list[str]:
-    """The refusal curve: for each semantic threshold, negatives refused and false refusals."""
+    """The refusal curve: for each answer threshold, negatives refused and false refusals; and
+    the reliability of the decision's confidence (predicted against observed)."""
     curve = report["refusal_curve"]
-    used = report["system"].get("settings", {}).get("semantic_refusal_threshold")
+    used = report["system"].get("settings", {}).get("answer_threshold")
     out = [
         "",
         "## Refusal curve",
         "",
         f"Over the {curve[0]['answerable']} answerable and {curve[0]['negatives']} unanswerable "
-        "questions whose sentence was chosen by meaning: a question is refused when a rule "
-        "refuses it or its semantic score is below the threshold. The row in bold is the setting "
-        "of this run (ASSISTANT_SEMANTIC_REFUSAL_THRESHOLD).",
+        "questions the learned decision decided: a question is refused when a veto refuses it or "
+        "the decision's confidence is below the threshold. The row in bold is the threshold "
+        f"in use ({used if used is not None else 'none'}, from the decision's parameters).",
         "",
         "| threshold | negatives refused | false refusals |",
         "|---:|---:|---:|",
     ]
     for row in curve:
-        cells = [f"{row['threshold']:.3f}", fmt("", row["negatives_refused"]),
+        cells = [f"{row['threshold']:.2f}", fmt("", row["negatives_refused"]),
                  fmt("", row["false_refusals"])]  # fmt: skip
-        if used is not None and abs(row["threshold"] - used) < 1e-9:
+        if used is not None and row["threshold"] <= used < row["threshold"] + 0.05:
             cells = [f"**{c}**" for c in cells]
         out.append("| " + " | ".join(cells) + " |")
+    if report.get("reliability"):
+        out += [
+            "",
+            "## Reliability of the confidence",
+            "",
+            "Answered questions by the decision's confidence: the mean confidence (predicted) "
+            "against the share answered right (observed; an answered negative is wrong).",
+            "",
+            "| confidence | n | predicted | observed | |",
+            "|---|---:|---:|---:|---|",
+        ]
+        for b in report["reliability"]:
+            out.append(
+                f"| {b['bin']} | {b['n']} | {b['predicted']:.3f} | {b['observed']:.3f} | "
+                f"`{_bar(b['predicted'], 10)}` `{_bar(b['observed'], 10)}` |"
+            )
+    return out
+
+
+def _md_refusals(report: Mapping[str, Any]) -> list[str]:
+    """The refusals with the closest passages shown beside them (not as an answer)."""
+    refusals = report.get("refusals") or []
+    if not refusals:
+        return []
+    out = ["", f"## Refusals and their closest passages ({len(refusals)} shown)", ""]
+    for r in refusals:
+        kind = "answerable" if r["answerable"] else "unanswerable"
+        out.append(f"- **{r['id']}** ({kind}) {r['question']}")
+        out += [f"  - closest: {text}" for text in r["closest"]]
     return out
 
 

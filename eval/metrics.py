@@ -13,7 +13,8 @@ Metrics = dict[str, float | int | None]
 # The quality metrics of `summarize` (latency is timing, not quality): what limits and diffs use.
 QUALITY_METRICS = (
     "fact_accuracy", "grounded_accuracy", "citation_support", "negative_rejection",
-    "false_refusal", "hit@1", "hit@3", "hit@5", "mrr", "short_accuracy",
+    "false_refusal", "hit@1", "hit@3", "hit@5", "mrr", "short_accuracy", "short_precision",
+    "short_shown",
 )  # fmt: skip
 
 _RECORD_KEYS = ("answerable", "refused", "correct", "rank", "citation_ok", "latency_ms")
@@ -126,9 +127,8 @@ def _group_metrics(records: Sequence[Mapping[str, Any]]) -> Metrics:
         r["citation_ok"] for r in answerable if not r["refused"] and r["citation_ok"] is not None
     ]
     latencies = [float(r["latency_ms"]) for r in records]
-    shorts = [
-        len(r["short_answer"]) for r in answerable if not r["refused"] and r.get("short_answer")
-    ]
+    shown = [r for r in records if not r["refused"] and r.get("short_answer")]
+    shorts = [len(r["short_answer"]) for r in shown if r["answerable"]]
     return {
         "n": len(records),
         "hit@1": hit_at_k(ranks, 1) if ranks else None,
@@ -147,6 +147,14 @@ def _group_metrics(records: Sequence[Mapping[str, Any]]) -> Metrics:
         # The short answer states every fact (records without the key: not judged).
         "short_accuracy": rate([r.get("short_correct") is True for r in answerable])
         if answerable and all("short_correct" in r for r in answerable)
+        else None,
+        # Right among the short answers shown (one shown for a negative is wrong), and how
+        # often one is shown for an answerable question.
+        "short_precision": rate([r.get("short_correct") is True for r in shown])
+        if shown and all("short_correct" in r for r in shown)
+        else None,
+        "short_shown": rate([r in shown for r in answerable])
+        if answerable and all("short_answer" in r for r in answerable)
         else None,
         "short_chars_p50": percentile(shorts, 50) if shorts else None,
         "latency_p50": percentile(latencies, 50),

@@ -20,6 +20,7 @@ from typing import Any
 
 from eval.dataset import NEGATIVE
 from eval.errors import EvalError
+from ingest.text.width import language
 
 OPEN_BOOK = "open-book"
 
@@ -95,27 +96,50 @@ def write_articles(folder: Path, pool: Sequence[Passage]) -> None:
             path.write_text(text, encoding="utf-8")
 
 
+# Tuning and measuring are kept apart by passage: an even sha256 of the passage id is the half
+# that thresholds and models are tuned (and trained) on, an odd one the half they are judged on.
+TUNING, HELD_OUT = "tuning", "held-out"
+
+
+def half_of(pid: str) -> str:
+    """The half of the passages a passage belongs to: TUNING or HELD_OUT."""
+    return TUNING if int(hashlib.sha256(pid.encode()).hexdigest(), 16) % 2 == 0 else HELD_OUT
+
+
 def rows(pool: Sequence[Passage], left_out: Sequence[Passage]) -> list[dict[str, Any]]:
     """Eval rows: every question of the pool (its gold spans are one fact's alternatives, the
-    first the evidence), and the first question of each left-out passage as a negative."""
+    first the evidence), and the first question of each left-out passage as a negative. Each
+    row's type names its half ("open-book held-out"), so the report gives both halves."""
     out: list[dict[str, Any]] = []
     for passage in pool:
         for qa in passage.qas:
             answers = [a for a in dict.fromkeys(qa.get("answers", [])) if a.strip()]
             if qa.get("question", "").strip() and answers:
-                out.append(_row(qa, OPEN_BOOK, [answers], answers[0], passage.source))
+                out.append(_row(qa, passage, OPEN_BOOK, [answers], answers[0], passage.source))
     for passage in left_out:
         asked = [q for q in passage.qas if q.get("question", "").strip()]
         if asked:
-            out.append(_row(asked[0], NEGATIVE, [], "", ""))
+            out.append(_row(asked[0], passage, NEGATIVE, [], "", ""))
     return out
 
 
-def _row(qa: dict[str, Any], kind: str, facts: list[list[str]], evidence: str, source: str):
+def _row(
+    qa: dict[str, Any], passage: Passage, kind: str, facts: list[list[str]], evidence: str,
+    source: str,
+) -> dict[str, Any]:
+    question = str(qa["question"]).strip()
+    half = half_of(passage.pid)
     return {
-        "id": str(qa["id"]), "question": str(qa["question"]).strip(), "type": kind,
-        "lang": "zh", "facts": facts, "evidence": evidence, "source": source,
+        "id": str(qa["id"]), "question": question, "type": f"{kind} {half}",
+        "lang": language(question), "facts": facts, "evidence": evidence, "source": source,
+        "half": half,
     }  # fmt: skip
+
+
+def pool_fingerprint(pool: Sequence[Passage]) -> str:
+    """Identifies the passages of a pool by content (datasets over the same passages share it)."""
+    texts = [[p.pid, p.title, p.context] for p in pool]
+    return hashlib.sha256(json.dumps(texts, ensure_ascii=False).encode()).hexdigest()
 
 
 def fingerprint(pool: Sequence[Passage], left_out: Sequence[Passage]) -> str:

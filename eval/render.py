@@ -9,7 +9,8 @@ COLUMNS = (
     ("fact_accuracy", "fact"), ("grounded_accuracy", "grnd"), ("citation_support", "cite"),
     ("negative_rejection", "reject"),
     ("false_refusal", "f.refuse"), ("hit@1", "hit@1"), ("hit@3", "hit@3"), ("mrr", "mrr"),
-    ("short_accuracy", "short"), ("short_chars_p50", "s.len"), ("latency_p50", "p50 ms"),
+    ("short_accuracy", "short"), ("short_precision", "s.prec"), ("short_shown", "s.shown"),
+    ("short_chars_p50", "s.len"), ("latency_p50", "p50 ms"),
 )  # fmt: skip
 
 

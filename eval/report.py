@@ -38,24 +38,28 @@ def miss_reasons(record: Mapping[str, Any]) -> list[str]:
     return reasons
 
 
-CURVE_GRID = [round(0.80 + 0.005 * i, 3) for i in range(31)]  # 0.800 .. 0.950
+CURVE_GRID = [round(0.05 * i, 2) for i in range(1, 20)]  # 0.05 .. 0.95
+
+
+def _decided(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The records the learned decision decided (they carry its confidence)."""
+    return [r for r in records if "confidence" in (r.get("signals") or {})]
 
 
 def refusal_curve(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Refusals against false refusals for each semantic threshold of the grid.
+    """Refusals against false refusals for each answer threshold of the grid.
 
-    Over the questions the threshold applies to (those whose answer was chosen by meaning): at
-    threshold t a question is refused when a rule refuses it (signals["rule"]) or its semantic
-    score is below t. Empty when no question was answered by meaning.
+    Over the questions the learned decision decided: at threshold t a question is refused when
+    a veto refuses it (signals["veto"]) or its confidence is below t. Empty when none was.
     """
-    scored = [r for r in records if "semantic" in (r.get("signals") or {})]
+    scored = _decided(records)
     negatives = [r for r in scored if not r["answerable"]]
     answerable = [r for r in scored if r["answerable"]]
     if not scored:
         return []
 
     def refused(r: Mapping[str, Any], t: float) -> bool:
-        return bool(r["signals"].get("rule")) or r["signals"]["semantic"] < t
+        return bool(r["signals"].get("veto")) or r["signals"]["confidence"] < t
 
     return [
         {
@@ -71,6 +75,39 @@ def refusal_curve(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         }
         for t in CURVE_GRID
     ]
+
+
+def reliability(records: Sequence[Mapping[str, Any]], bins: int = 5) -> list[dict[str, Any]]:
+    """Predicted against observed over the answered questions: per bin of the decision's
+    confidence, its mean and the share answered right (an answered negative is wrong)."""
+    answered = [r for r in _decided(records) if not r["refused"]]
+    out = []
+    for b in range(bins):
+        low, high = b / bins, (b + 1) / bins
+        inside = [
+            r for r in answered
+            if low <= (c := r["signals"]["confidence"]) < high or (high == 1 and c == 1)
+        ]  # fmt: skip
+        if inside:
+            out.append({
+                "bin": f"{low:.1f}-{high:.1f}", "n": len(inside),
+                "predicted": sum(r["signals"]["confidence"] for r in inside) / len(inside),
+                "observed": sum(bool(r["answerable"] and r["correct"]) for r in inside)
+                / len(inside),
+            })  # fmt: skip
+    return out
+
+
+def closest_refused(records: Sequence[Mapping[str, Any]], most: int = 30) -> list[dict[str, Any]]:
+    """The refusals, each with the closest passages the user is shown beside it (first two)."""
+    return [
+        {
+            "id": r["id"], "question": r["question"], "answerable": r["answerable"],
+            "closest": [c["text"][:120] for c in r["contexts"][:2]],
+        }  # fmt: skip
+        for r in records
+        if r["refused"]
+    ][:most]
 
 
 def rounded(value: Any) -> Any:
@@ -130,6 +167,8 @@ def build_report(
     curve = refusal_curve(records["assistant"])
     if curve:
         content["refusal_curve"] = curve
+        content["reliability"] = reliability(records["assistant"])
+    content["refusals"] = closest_refused(records["assistant"])
     if targets:
         content["targets"] = {
             "all_met": gate_passed(targets),

@@ -12,9 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import click
 
-from assistant.embeddings import refusal_threshold_of
 from assistant.schema import Answer
-from assistant.settings import Settings
 from eval import open_book
 from eval.dataset import DEFAULT_DATASET, EVAL_DIR, load_dataset
 from eval.errors import EvalError
@@ -52,16 +50,22 @@ def run_eval(system: System, rows: Sequence[Mapping[str, Any]]) -> list[dict[str
 # --- the command -------------------------------------------------------------------------------
 
 
-def _settings_info(settings: Settings) -> dict[str, Any]:
+def _settings_info(app: App) -> dict[str, Any]:
+    settings = app.settings
     keys = (
         "embedding_model", "sentence_vectors", "chunk_size", "chunk_overlap", "k", "fusion",
         "dense_weight", "reranker_model", "rerank_candidates", "refusal_threshold",
-        "semantic_refusal_threshold", "llm_model",
+        "llm_model",
     )  # fmt: skip
     info = {"answerer": settings.answerer, **{k: getattr(settings, k) for k in keys}}
-    info["semantic_refusal_threshold"] = refusal_threshold_of(
-        settings.embedding_model, settings.semantic_refusal_threshold
-    )  # the one in use: configured, or calibrated for the model
+    info["decision_params"] = str(settings.decision_params or "") or "shipped"
+    decider = app.decider()
+    info["decider"] = decider.name
+    model = getattr(decider, "model", None)
+    if model is not None:
+        info["answer_threshold"] = model.answer_threshold
+        info["short_threshold"] = model.short_threshold
+        info["vetoes"] = list(getattr(decider, "vetoes", ()))
     return info
 
 
@@ -82,12 +86,13 @@ def run_cli(
     baseline: Path | None,
     *,
     thresholds: Path | None = None,
-    open_book: OpenBook | None = None,
+    open_books: Sequence[OpenBook] = (),
 ) -> int:
     """`zone-assistant eval`: run, print the table, write the report; return the exit code.
 
-    With `open_book`, the open-book pool is evaluated too (report in out/open-book). 1 when a
-    [thresholds] gate value of either is missed, else 0; [targets] are reported, never gated.
+    Each of `open_books` is evaluated too (report in out/open-book/<file name>; datasets over
+    the same passages share one ingested pool). 1 when a [thresholds] gate value of any is
+    missed, else 0; [targets] are reported, never gated.
     """
     dataset = dataset or DEFAULT_DATASET
     rows = load_dataset(dataset, app.settings.max_question_chars)
@@ -96,22 +101,32 @@ def run_cli(
     info = {"path": str(dataset), "questions": len(rows),
             "sha256": hashlib.sha256(dataset.read_bytes()).hexdigest()}  # fmt: skip
     passed = run_suite(app, rows, info, out, limits, earlier, str(baseline or ""))
-    if open_book is not None:
-        click.echo(f"\n=== open book: {open_book.path} ===")
-        passed = run_open_book(app, open_book, out / "open-book") and passed
+    for spec in open_books:
+        click.echo(f"\n=== open book: {spec.path} ===")
+        where = out / "open-book" / spec.path.stem
+        passed = run_open_book(app, spec, where, out / "open-book" / "pools") and passed
     return 0 if passed else 1
 
 
-def run_open_book(app: App, spec: OpenBook, out: Path) -> bool:
-    """Ingest the pool into out/ (kept, so a re-run re-uses it) and run its questions."""
+def open_book_thresholds(dataset: Path) -> Path:
+    """The default limits of an open-book dataset: eval/thresholds-open-book-<name>.toml when
+    there is one (the English and paraphrased sets), else eval/thresholds-open-book.toml."""
+    own = EVAL_DIR / f"thresholds-open-book-{dataset.stem}.toml"
+    return own if own.is_file() else DEFAULT_OPEN_BOOK_THRESHOLDS
+
+
+def run_open_book(app: App, spec: OpenBook, out: Path, pools: Path | None = None) -> bool:
+    """Ingest the pool (into pools/<its fingerprint>, kept: a re-run, or another dataset over
+    the same passages, re-uses it) and run its questions; the report goes to out."""
     from assistant.app import build_app
 
     pool, left_out = open_book.split(open_book.load_passages(spec.path), spec.pool, spec.negatives)
-    limits = load_limits(spec.thresholds or DEFAULT_OPEN_BOOK_THRESHOLDS)
-    knowledge = out / "knowledge"
+    limits = load_limits(spec.thresholds or open_book_thresholds(spec.path))
+    where = (pools or out / "pools") / open_book.pool_fingerprint(pool)[:16]
+    knowledge = where / "knowledge"
     open_book.write_articles(knowledge, pool)
     settings = app.settings.model_copy(
-        update={"knowledge_dir": knowledge, "data_dir": out / "data", "profile": None}
+        update={"knowledge_dir": knowledge, "data_dir": where / "data", "profile": None}
     )
     pool_app = build_app(settings)
     try:
@@ -193,7 +208,7 @@ def _report(
         system={
             "assistant": app.description,
             "textbook": textbook,
-            "settings": _settings_info(app.settings),
+            "settings": _settings_info(app),
         },
         summaries=summaries,
         records=records,

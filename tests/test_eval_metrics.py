@@ -151,6 +151,8 @@ def test_summarize_per_type() -> None:
         "negative_rejection": None,
         "false_refusal": pytest.approx(1 / 3),
         "short_accuracy": None,  # nor a short-answer verdict
+        "short_precision": None,
+        "short_shown": None,
         "short_chars_p50": None,
         "latency_p50": 200.0,
         "latency_p95": 290.0,
@@ -167,6 +169,8 @@ def test_summarize_per_type() -> None:
         "negative_rejection": 0.5,
         "false_refusal": None,
         "short_accuracy": None,
+        "short_precision": None,
+        "short_shown": None,
         "short_chars_p50": None,
         "latency_p50": 100.0,
         "latency_p95": 145.0,
@@ -214,3 +218,21 @@ def test_summarize_rejects_bad_records() -> None:
         summarize([dict(RECORDS[0], type="overall")])
     with pytest.raises(ValueError):
         summarize([dict(RECORDS[0], latency_ms=-1.0)])
+
+
+def test_short_answer_precision_counts_only_the_shown_ones() -> None:
+    def rec(answerable: bool, refused: bool, short: str, right: bool | None) -> dict[str, Any]:
+        return {**record("t", answerable, refused, right, 1 if answerable else None, None, 1.0),
+                "short_answer": short, "short_correct": right}  # fmt: skip
+
+    records = [
+        rec(True, False, "6个", True),  # shown, right
+        rec(True, False, "4个", False),  # shown, wrong
+        rec(True, False, "", False),  # answered, none shown
+        rec(True, True, "", False),  # refused
+        rec(False, False, "9个", None),  # a negative answered with one: wrong
+    ]
+    m = summarize(records)["overall"]
+    assert m["short_precision"] == pytest.approx(1 / 3)
+    assert m["short_shown"] == pytest.approx(2 / 4)
+    assert m["short_accuracy"] == pytest.approx(1 / 4)

@@ -9,7 +9,7 @@ import pytest
 
 from eval import open_book
 from eval.errors import EvalError
-from eval.report import CURVE_GRID, refusal_curve
+from eval.report import CURVE_GRID, refusal_curve, reliability
 
 LINES = [
     {"pid": "P1", "title": "拉萨河", "context": "拉萨河位于西藏自治区。主要支流有麦曲、桑曲。",
@@ -33,11 +33,19 @@ def test_pool_rows_and_negatives(tmp_path: Path):
     pool, left_out = open_book.split(passages, pool=2, negatives=1)
     assert [p.pid for p in pool] == ["P1", "P2"] and [p.pid for p in left_out] == ["P3"]
     rows = open_book.rows(pool, left_out)
-    assert [(r["id"], r["type"], r["facts"], r["source"]) for r in rows] == [
-        ("P1_Q0", "open-book", [["西藏自治区"]], "P1.txt"),  # duplicate gold spans merged
-        ("P2_Q0", "open-book", [["由乙酸衍生出的酰胺"]], "P2.txt"),
-        ("P3_Q1", "negative", [], ""),  # the first question that is asked at all
+    halves = {p.pid: open_book.half_of(p.pid) for p in passages}
+    assert [(r["id"], r["type"], r["facts"], r["source"], r["half"]) for r in rows] == [
+        # duplicate gold spans merged; the type names the passage's half
+        ("P1_Q0", f"open-book {halves['P1']}", [["西藏自治区"]], "P1.txt", halves["P1"]),
+        ("P2_Q0", f"open-book {halves['P2']}", [["由乙酸衍生出的酰胺"]], "P2.txt", halves["P2"]),
+        ("P3_Q1", f"negative {halves['P3']}", [], "", halves["P3"]),  # the first question asked
     ]
+    assert set(halves.values()) <= {open_book.TUNING, open_book.HELD_OUT}
+    # sha256 parity: the project's one split into tuning and held-out halves
+    assert (open_book.half_of("TRIAL_800"), open_book.half_of("TRIAL_154")) == (
+        "tuning",
+        "held-out",
+    )
     assert rows[0]["evidence"] == "西藏自治区"
     assert open_book.fingerprint(pool, left_out) != open_book.fingerprint(pool, [])
 
@@ -73,25 +81,34 @@ def test_bad_open_book_files_are_one_line(tmp_path: Path, content: str, message:
         open_book.split(open_book.load_passages(write(path, LINES)), 3, 1)
 
 
-def record(answerable: bool, semantic: float | None, rule: str = "") -> dict:
-    signals = {} if semantic is None else {"semantic": semantic, "rule": rule}
-    return {"answerable": answerable, "signals": signals}
+def record(answerable: bool, confidence: float | None, veto: str = "") -> dict:
+    signals = {} if confidence is None else {"confidence": confidence, "veto": veto}
+    return {"answerable": answerable, "signals": signals, "refused": False, "correct": True}
 
 
-def test_refusal_curve_counts_rules_and_the_threshold():
+def test_refusal_curve_counts_vetoes_and_the_threshold():
     records = [
         record(True, 0.95),
-        record(True, 0.86),
-        record(True, 0.99, rule="no number"),  # a rule refuses it at every threshold
-        record(False, 0.84),
-        record(False, 0.93),
-        record(True, None),  # answered lexically: not on the curve
+        record(True, 0.36),
+        record(True, 0.99, veto="no number"),  # a veto refuses it at every threshold
+        record(False, 0.34),
+        record(False, 0.83),
+        record(True, None),  # decided by the rules: not on the curve
     ]
     curve = {row["threshold"]: row for row in refusal_curve(records)}
     assert set(curve) == set(CURVE_GRID)
-    assert curve[0.80]["false_refusals"] == 1 / 3 and curve[0.80]["negatives_refused"] == 0.0
-    assert curve[0.85]["negatives_refused"] == 0.5
-    assert curve[0.9]["false_refusals"] == 2 / 3 and curve[0.9]["negatives_refused"] == 0.5
-    assert curve[0.95]["negatives_refused"] == 1.0
-    assert (curve[0.9]["answerable"], curve[0.9]["negatives"]) == (3, 2)
+    assert curve[0.3]["false_refusals"] == 1 / 3 and curve[0.3]["negatives_refused"] == 0.0
+    assert curve[0.35]["negatives_refused"] == 0.5
+    assert curve[0.4]["false_refusals"] == 2 / 3 and curve[0.4]["negatives_refused"] == 0.5
+    assert curve[0.85]["negatives_refused"] == 1.0
+    assert (curve[0.4]["answerable"], curve[0.4]["negatives"]) == (3, 2)
     assert refusal_curve([record(True, None)]) == []
+
+
+def test_reliability_bins_answered_questions_by_confidence():
+    records = [record(True, 0.9), record(False, 0.85), record(True, 0.3), record(True, None)]
+    records[2]["correct"] = False
+    assert reliability(records) == [
+        {"bin": "0.2-0.4", "n": 1, "predicted": 0.3, "observed": 0.0},
+        {"bin": "0.8-1.0", "n": 2, "predicted": pytest.approx(0.875), "observed": 0.5},
+    ]
