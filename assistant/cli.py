@@ -88,7 +88,11 @@ def main(verbose: bool) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--rebuild", is_flag=True, help="Delete the index and ingest everything again.")
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Build the index anew from every file; the old one stays until the new one holds one.",
+)
 @friendly_errors
 def ingest(paths: tuple[Path, ...], rebuild: bool) -> None:
     """Ingest PATHS (files or folders; default: the knowledge folder) into the index."""
@@ -101,7 +105,7 @@ def ingest(paths: tuple[Path, ...], rebuild: bool) -> None:
         )
     summary = _app(settings).ingest(list(paths) or None, rebuild=rebuild)
     for line in summary.lines():
-        click.echo(line, err=line.startswith("failed:"))
+        click.echo(line, err=line.startswith(("failed:", "Error:")))
     sys.exit(summary.exit_code)
 
 

@@ -86,6 +86,20 @@ class AdminHandlers:
         self.require(allowed)
         return self.admin.delete(source or ""), *self.listing(allowed)
 
+    def rebuild_question(self, allowed: object) -> str:
+        """What the rebuild's confirmation asks: which articles' index it replaces, from where."""
+        self.require(allowed)
+        sources = self.admin.sources()
+        shown = ", ".join(sources[:5]) + (f" … (+{len(sources) - 5})" if len(sources) > 5 else "")
+        folder = self.admin.settings.knowledge_dir
+        return (
+            f"重建将替换 {len(sources)} 篇文章的索引（{shown or '无'}），"
+            f"由 {folder} 中的文件重新生成；新索引至少含一篇文章才会替换旧索引。 · "
+            f"Rebuild replaces the index of {len(sources)} articles ({shown or 'none'}) with one "
+            f"built anew from the files in {folder}; the old index stays unless the new one "
+            "holds at least one article."
+        )
+
     def reindex(
         self, allowed: object, progress: ProgressFn | None = None, rebuild: bool = False
     ) -> tuple[str, Rows, list[str]]:
@@ -164,6 +178,12 @@ def build_admin_tab(admin: KnowledgeAdmin, gate: Gatekeeper) -> AdminHandlers:
                     "确认删除 · Confirm delete", variant="stop", elem_id="admin-confirm"
                 )
                 cancel = gr.Button("取消 · Cancel", elem_id="admin-cancel")
+            with gr.Row(visible=False) as rebuild_row:
+                rebuild_text = gr.Markdown(elem_id="admin-rebuild-text")
+                confirm_rebuild = gr.Button(
+                    "确认重建 · Confirm rebuild", variant="stop", elem_id="admin-rebuild-confirm"
+                )
+                cancel_rebuild = gr.Button("取消 · Cancel", elem_id="admin-rebuild-cancel")
             log = gr.Textbox(label="结果 · Result", lines=6, interactive=False, elem_id="admin-log")
 
         def on_view(request: gr.Request) -> tuple[Any, ...]:
@@ -189,13 +209,18 @@ def build_admin_tab(admin: KnowledgeAdmin, gate: Gatekeeper) -> AdminHandlers:
                 text, rows, sources = handlers.delete(allowed(request), source)
             return text, rows, gr.Dropdown(choices=sources, value=None), gr.Row(visible=False)
 
+        def on_ask_rebuild(request: gr.Request) -> Any:
+            with shown_as_error():
+                question = handlers.rebuild_question(allowed(request))
+            return gr.Row(visible=True), question
+
         def reindexing(full: bool) -> Callable[..., Any]:
             def on_reindex(request: gr.Request, progress: Any = tracked) -> Any:
                 with shown_as_error():
                     handlers.require(allowed(request))
                     progress(0, desc="scanning the knowledge folder")
                     text, rows, sources = handlers.reindex(True, tracker(progress), rebuild=full)
-                return text, rows, gr.Dropdown(choices=sources, value=None)
+                return text, rows, gr.Dropdown(choices=sources, value=None), gr.Row(visible=False)
 
             on_reindex.__name__ = "on_rebuild" if full else "on_reindex"
             return on_reindex
@@ -210,6 +235,8 @@ def build_admin_tab(admin: KnowledgeAdmin, gate: Gatekeeper) -> AdminHandlers:
         delete.click(on_ask_delete, [choice], [confirm_row, confirm_text, log], **private)
         cancel.click(lambda: gr.Row(visible=False), None, [confirm_row], **private)
         confirm.click(on_delete, [choice], [log, table, choice, confirm_row], **events)
-        reindex.click(reindexing(False), None, [log, table, choice], **events)
-        rebuild.click(reindexing(True), None, [log, table, choice], **events)
+        reindex.click(reindexing(False), None, [log, table, choice, rebuild_row], **events)
+        rebuild.click(on_ask_rebuild, None, [rebuild_row, rebuild_text], **private)
+        cancel_rebuild.click(lambda: gr.Row(visible=False), None, [rebuild_row], **private)
+        confirm_rebuild.click(reindexing(True), None, [log, table, choice, rebuild_row], **events)
     return handlers

@@ -352,6 +352,29 @@ class Generations:
             path.unlink(missing_ok=True)
         return True
 
-    def reset(self) -> None:
-        """Forget the master (for --rebuild); published generations stay until replaced."""
-        shutil.rmtree(self.master, ignore_errors=True)
+    @property
+    def rebuild_path(self) -> Path:
+        """Where a rebuild writes its new master, beside the old one."""
+        return self.master.with_name(self.master.name + ".rebuild")
+
+    @property
+    def _old_path(self) -> Path:
+        return self.master.with_name(self.master.name + ".old")
+
+    def replace_master(self, new: Path) -> None:
+        """Make the (closed, committed) store at `new` the master; call under the lock.
+        Two renames: a writer killed between them leaves the old master at `.old`, which
+        recover_master puts back."""
+        old = self._old_path
+        shutil.rmtree(old, ignore_errors=True)
+        if self.master.exists():
+            os.rename(self.master, old)
+        os.rename(new, self.master)
+        _fsync(self.master.parent)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def recover_master(self) -> None:
+        """Put back a master that a killed replace_master left aside; call under the lock."""
+        if not self.master.exists() and self._old_path.exists():
+            logger.warning("restoring the index a rebuild was replacing: %s", self.master)
+            os.rename(self._old_path, self.master)

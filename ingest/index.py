@@ -12,6 +12,7 @@ Two ways to keep it, one interface:
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -140,8 +141,9 @@ class KnowledgeIndex:
     def writing(self, fresh: bool = False) -> Iterator[ChunkStore]:
         """The store to write (one writer at a time), published when the block ends.
 
-        `fresh` starts from an empty store (ingest --rebuild): the old master is not even opened,
-        so a damaged one can be replaced.
+        `fresh` starts from an empty store (ingest --rebuild) written beside the old master,
+        which is not even opened (a damaged one can be replaced) and stays until the new one
+        is committed.
         """
         if self._server is not None:
             # Two sessions on one server would pick the same next generation: one writer at a
@@ -156,17 +158,27 @@ class KnowledgeIndex:
         gens = self.generations
         assert gens is not None
         with gens.writer_lock():
+            gens.recover_master()
+            # A rebuild writes a new master beside the old one and replaces it only once it is
+            # committed: a rebuild that fails or is killed leaves the old index as it was.
+            target = gens.rebuild_path if fresh else gens.master
             if fresh:
-                gens.reset()
-                self.lexical_store.reset()
-            client = _open_master(gens)
+                shutil.rmtree(target, ignore_errors=True)
+            client = _open_master(gens, target)
             store = ChunkStore(client, self.name, self.build_info)
+            done = False
             try:
                 yield store
                 store.commit()  # not reached when the block fails: the session is discarded
                 committed = str(store.state().gen)
+                done = True
             finally:
                 client.close()
+                if fresh and not done:
+                    shutil.rmtree(target, ignore_errors=True)
+            if fresh:
+                gens.replace_master(target)
+                self.lexical_store.reset()
             # Also when this session changed nothing but the master holds a state that was never
             # published (a writer killed between its commit and its publish).
             if store.changed or gens.published_tag() != committed:
@@ -178,13 +190,13 @@ class KnowledgeIndex:
             self.generations.close()
 
 
-def _open_master(gens: Generations) -> Any:
+def _open_master(gens: Generations, path: Path) -> Any:
     try:
-        return gens.opener(gens.master)
+        return gens.opener(path)
     except NoIndexError:
         raise
     except Exception as exc:
         raise StoreDamagedError(
-            f"the index in {gens.master} cannot be opened ({type(exc).__name__}); "
+            f"the index in {path} cannot be opened ({type(exc).__name__}); "
             "rebuild it with: zone-assistant ingest --rebuild"
         ) from None

@@ -33,6 +33,8 @@ class LoadedFile:
 def load_file(path: Path, max_bytes: int) -> LoadedFile:
     """Load one file; raise LoadError with a one-line reason when it cannot be used."""
     if not path.exists():
+        if path.is_symlink():
+            raise LoadError("a link that leads nowhere (its target is missing, or a loop)")
         raise LoadError("no such file")
     if not path.is_file():
         raise LoadError("not a regular file")
@@ -139,12 +141,19 @@ def _html_text(html: str) -> tuple[str, dict[str, str]]:
 
 def _pdf_text(path: Path) -> tuple[str, dict[str, str]]:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
 
     try:
         reader = PdfReader(str(path))
+        # Many PDFs are encrypted with an empty user password (only editing is restricted):
+        # those are read; one that needs a password to open is reported as such.
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise LoadError("encrypted PDF that needs a password; save a copy without one")
         pages = [page.extract_text() or "" for page in reader.pages]
         info = reader.metadata
+    except (FileNotDecryptedError, DependencyError):
+        reason = "encrypted PDF that cannot be decrypted; save a copy without a password"
+        raise LoadError(reason) from None
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
         raise LoadError(f"not a readable PDF: {_first_line(exc)}") from None
     meta = {"title": str(info.title)} if info is not None and info.title else {}
@@ -156,11 +165,14 @@ def _docx_text(path: Path) -> tuple[str, dict[str, str]]:
 
     from docx import Document
     from docx.opc.exceptions import PackageNotFoundError
+    from lxml.etree import XMLSyntaxError
 
     try:
         doc = Document(str(path))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError):
         raise LoadError("not a readable DOCX (not a Word document package)") from None
+    except XMLSyntaxError as exc:
+        raise LoadError(f"not a readable DOCX (damaged XML: {_first_line(exc)})") from None
     meta = {"title": doc.core_properties.title} if doc.core_properties.title else {}
     paragraphs = [p.text.strip() for p in doc.paragraphs if p.text.strip()]
     return "\n".join("　　" + p for p in paragraphs), meta

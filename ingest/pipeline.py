@@ -42,6 +42,7 @@ class IngestSummary:
     outcomes: list[FileOutcome] = field(default_factory=list)
     chunks_written: int = 0
     seconds: float = 0.0
+    kept: str = ""  # why a rebuild left the old index as it was ('' when it did not)
 
     def count(self, status: str) -> int:
         """How many files ended with this status."""
@@ -51,16 +52,30 @@ class IngestSummary:
     def exit_code(self) -> int:
         """0 when everything ingested, 1 when some files failed, 2 when nothing could be done."""
         failed = self.count("failed")
+        if self.kept:
+            return 2
         if not failed:
             return 0
         return 2 if failed == len(self.outcomes) else 1
 
     def lines(self) -> list[str]:
         """The closing summary: one line per failure, then the totals."""
-        out = [f"failed: {o.source}: {o.reason}" for o in self.outcomes if o.status == "failed"]
+        out = [
+            f"failed: {printable(o.source)}: {o.reason}"
+            for o in self.outcomes
+            if o.status == "failed"
+        ]
         counts = ", ".join(f"{self.count(s)} {s}" for s in STATUSES)
         out.append(f"files: {counts}; chunks written: {self.chunks_written}; {self.seconds:.1f}s")
+        if self.kept:
+            out.append(f"Error: nothing was rebuilt: {self.kept}")
         return out
+
+
+def printable(name: str) -> str:
+    """A file name as one line: control characters (a newline could fake a "failed:" line)
+    shown escaped."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in name)
 
 
 @dataclass(frozen=True)
@@ -98,7 +113,7 @@ def embedded_texts(title: str, chunks: Sequence[Chunk], sentences: Sequence[Sent
 
 def source_name(path: Path, knowledge_dir: Path) -> str:
     """A file's source id: its path under the knowledge folder, else its absolute path."""
-    resolved = path.resolve()
+    resolved = _resolved(path)
     try:
         return resolved.relative_to(knowledge_dir.resolve()).as_posix()
     except ValueError:
@@ -122,11 +137,11 @@ def discover(paths: Sequence[Path], exclude: Sequence[Path] = ()) -> Discovery:
     not listed as complete: a read error or an emptied mount never reads as "every article was
     deleted".
     """
-    skipped = {p.resolve() for p in exclude}
+    skipped = {_resolved(p) for p in exclude}
     found = Discovery()
     for path in paths:
         if path.is_dir():
-            skipped.add((path / PROFILE_FILE).resolve())
+            skipped.add(_resolved(path / PROFILE_FILE))
             files, error = _walk(path, skipped)
             found.files.extend(files)
             if error:
@@ -143,6 +158,15 @@ def discover(paths: Sequence[Path], exclude: Sequence[Path] = ()) -> Discovery:
     return found
 
 
+def _resolved(path: Path) -> Path:
+    """The path with links resolved; a link loop or an unreadable link stays as given
+    (absolute), so that the file fails on its own when loaded instead of ending the scan."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop before Python 3.13
+        return path.absolute()
+
+
 def _walk(folder: Path, skipped: set[Path]) -> tuple[list[Path], str]:
     """The visible files below folder, sorted, and the first listing error ('' if none).
 
@@ -154,7 +178,7 @@ def _walk(folder: Path, skipped: set[Path]) -> tuple[list[Path], str]:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in names:
             path = Path(root) / name
-            if not name.startswith(".") and path.resolve() not in skipped:
+            if not name.startswith(".") and _resolved(path) not in skipped:
                 files.append(path)
     if errors:
         where = errors[0].filename or folder
@@ -174,14 +198,24 @@ def ingest_paths(
     """Bring the index in line with the given files and folders; see the module docstring."""
     started = time.perf_counter()
     summary = IngestSummary()
+    if rebuild:
+        # A rebuild reads every file before it touches the index: when none can be indexed (a
+        # mistyped path, an empty or unmounted folder, every file failing) the old index stays.
+        found = discover(paths, options.exclude)
+        pending, outcomes = _plan(found.files, {}, options)
+        if not pending:
+            summary.outcomes.extend([*found.failures, *outcomes])
+            summary.kept = "no file could be indexed; the old index is kept as it was"
+            summary.seconds = time.perf_counter() - started
+            return summary
     with index.writing(fresh=rebuild) as store:
         if store.recorded_build() is not None:
             store.check_compatible(require_documents=False)
-        found = discover(paths, options.exclude)
-        summary.outcomes.extend(found.failures)
         manifest = store.documents()
-        pending, outcomes = _plan(found.files, manifest, options)
-        summary.outcomes.extend(outcomes)
+        if not rebuild:
+            found = discover(paths, options.exclude)
+            pending, outcomes = _plan(found.files, manifest, options)
+        summary.outcomes.extend([*found.failures, *outcomes])
         summary.chunks_written = _embed_and_write(
             store, embeddings, pending, options.window, progress
         )
@@ -211,8 +245,8 @@ def _plan(
         source = source_name(path, options.knowledge_dir)
         try:
             loaded = load_file(path, options.max_bytes)
-        except LoadError as exc:
-            outcomes.append(FileOutcome(source, "failed", reason=str(exc)))
+        except Exception as exc:  # any failure of one file is that file's, never the run's
+            outcomes.append(FileOutcome(source, "failed", reason=failure_reason(exc)))
             continue
         twin = seen_content.setdefault(loaded.raw_hash, source)
         known = manifest.get(source)
@@ -221,7 +255,11 @@ def _plan(
         elif known is not None and known.content_hash == loaded.raw_hash:
             outcomes.append(FileOutcome(source, "unchanged", chunks=known.chunks))
         else:
-            item = _chunked(path, source, loaded, options)
+            try:
+                item = _chunked(path, source, loaded, options)
+            except Exception as exc:
+                outcomes.append(FileOutcome(source, "failed", reason=failure_reason(exc)))
+                continue
             if item is None:
                 outcomes.append(FileOutcome(source, "failed", reason="no sentences found"))
             else:
@@ -233,6 +271,17 @@ def _plan(
                 )
                 pending.append(_Pending(record, chunks, "updated" if known else "added", sentences))
     return pending, outcomes
+
+
+def failure_reason(exc: Exception) -> str:
+    """One line for a file that failed: a LoadError says why; anything else is named (and
+    logged with its traceback, as it is a case the loader should learn to say plainly)."""
+    if isinstance(exc, LoadError):
+        return str(exc)
+    logger.debug("loading failed", exc_info=exc)
+    first = str(exc).strip().splitlines()
+    detail = f": {first[0][:120]}" if first else ""
+    return f"cannot be read ({type(exc).__name__}{detail})"
 
 
 def _chunked(
@@ -257,7 +306,7 @@ def _chunked(
 def _gone(source: str, knowledge_dir: Path, folders: Iterable[Path]) -> bool:
     """The source's file is known to be deleted: under a folder listed in full, and absent."""
     path = knowledge_dir / source
-    if not any(path.resolve().is_relative_to(f.resolve()) for f in folders):
+    if not any(_resolved(path).is_relative_to(_resolved(f)) for f in folders):
         return False
     try:
         path.lstat()

@@ -260,6 +260,8 @@ def test_admin_tab_refuses_a_wrong_password_then_uploads(page: Any, served: dict
     assert "蓝湾_新区.txt" not in page.locator("#admin-table").inner_text()
     # A full rebuild, with progress, leaves the other articles answerable.
     page.locator("#admin-rebuild").click()
+    assert "replaces the index of 3 articles" in page.locator("#admin-rebuild-text").inner_text()
+    page.locator("#admin-rebuild-confirm").click()
     page.wait_for_function(
         "() => document.querySelector('#admin-log textarea').value.startsWith('files: 3 added')"
     )

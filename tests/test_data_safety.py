@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FIXTURES, ROOT
+from tests.hostile_files import broken_docx, encrypted_pdf
 
 EXE = Path(sys.executable).with_name("zone-assistant")
 AS_USER = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] if os.getuid() == 0 else []
@@ -39,7 +40,8 @@ def kb(ingested: Path, tmp_path: Path) -> Iterator[Path]:
         shutil.copytree(ingested / name, tmp_path / name)
     yield tmp_path
     for path in tmp_path.rglob("*"):  # let pytest clean up
-        path.chmod(0o755 if path.is_dir() else 0o644)
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def cli(base: Path, *args: str) -> tuple[int, str, str]:
@@ -128,3 +130,94 @@ def test_a_damaged_store_is_one_line_and_rebuild_replaces_it(kb: Path):
     assert code == 0 and "2 added" in out
     code, out, _ = cli(kb, "ask", "海港新区新引进重点项目多少个？")
     assert code == 0 and "42个" in out
+
+
+KEPT = "Error: nothing was rebuilt: no file could be indexed; the old index is kept as it was"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("target", ["knowledge/nope.txt", "empty", "bad"])
+def test_a_rebuild_that_finds_nothing_to_index_keeps_the_old_index(kb: Path, target: str):
+    """A mistyped path, an empty folder, a folder where every file fails: exit 2, the old index
+    answers as before."""
+    (kb / "empty").mkdir()
+    (kb / "bad").mkdir()
+    (kb / "bad" / "empty.txt").write_text("", encoding="utf-8")
+    code, out, err = cli(kb, "ingest", "--rebuild", str(kb / target))
+    assert code == 2
+    assert err.splitlines()[-1] == KEPT and "failed: " in err.splitlines()[0]
+    assert "0 added" in out
+    assert indexed(kb) == ["forest.md", "harbor.txt"]
+    code, out, _ = cli(kb, "ask", "海港新区新引进重点项目多少个？")
+    assert code == 0 and "42个" in out
+
+
+@pytest.mark.integration
+def test_a_rebuild_that_fails_midway_keeps_the_old_index(kb: Path, monkeypatch):
+    """The new index is written beside the old one: an embedding that fails after the first
+    document leaves the old master and the published state as they were."""
+    from ingest.pipeline import ingest_paths
+    from tests.conftest import make_app
+
+    app = make_app(kb / "data", kb / "knowledge")
+    real = app.embeddings("ingest")
+
+    class Failing:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def embed_documents(self, texts):
+            self.calls += 1
+            if self.calls > 1:
+                raise RuntimeError("the embedding server went away")
+            return real.embed_documents(texts)
+
+    from dataclasses import replace
+
+    options = replace(_options(app), window=4)
+    with pytest.raises(RuntimeError):
+        ingest_paths(app.index, Failing(), [kb / "knowledge"], options, rebuild=True)
+    assert not (kb / "data" / "chroma.rebuild").exists()
+    app.close()
+    assert indexed(kb) == ["forest.md", "harbor.txt"]
+    code, out, _ = cli(kb, "ingest")
+    assert code == 0 and "2 unchanged" in out  # the master was untouched too
+
+
+def _options(app):
+    from ingest.pipeline import IngestOptions
+
+    s = app.settings
+    return IngestOptions(
+        knowledge_dir=s.knowledge_dir, chunk_size=s.chunk_size, chunk_overlap=s.chunk_overlap,
+        max_bytes=s.max_file_bytes, exclude=(s.profile_path,),
+    )  # fmt: skip
+
+
+@pytest.mark.integration
+def test_a_rebuild_killed_between_its_renames_puts_the_old_master_back(kb: Path):
+    data = kb / "data"
+    (data / "chroma").rename(data / "chroma.old")  # what a kill between the two renames leaves
+    code, out, _ = cli(kb, "ingest")
+    assert code == 0 and "2 unchanged" in out
+    assert not (data / "chroma.old").exists()
+
+
+@pytest.mark.integration
+def test_one_bad_file_never_blocks_the_rest(kb: Path):
+    """Malformed XML in a .docx, a symlink loop, a password-protected PDF: each that file's
+    failure, listed with one line; a good new file beside them is ingested; exit 1."""
+    folder = kb / "knowledge"
+    broken_docx(folder / "broken.docx")
+    (folder / "loop.txt").symlink_to("loop.txt")
+    (folder / "locked.pdf").write_bytes(encrypted_pdf("secret"))
+    (folder / "open.pdf").write_bytes(encrypted_pdf(""))
+    (folder / "new.txt").write_text("　　湖滨新区今年新建学校三所。\n", encoding="utf-8")
+    code, out, err = cli(kb, "ingest")
+    assert code == 1 and "Traceback" not in err
+    docx, pdf, loop = sorted(err.splitlines())
+    assert docx.startswith("failed: broken.docx: not a readable DOCX (damaged XML: Premature end")
+    assert pdf == "failed: locked.pdf: encrypted PDF that needs a password; save a copy without one"
+    assert loop == "failed: loop.txt: a link that leads nowhere (its target is missing, or a loop)"
+    assert "2 added" in out
+    assert indexed(kb) == ["forest.md", "harbor.txt", "new.txt", "open.pdf"]

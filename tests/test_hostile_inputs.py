@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from assistant.cli import main
 from tests.conftest import FIXTURES, ROOT
+from tests.hostile_files import broken_docx, encrypted_pdf
 
 pytestmark = pytest.mark.integration
 
@@ -195,6 +196,54 @@ INGEST = [
         1,
         "failed: broken.docx",
         setup=_write("knowledge/broken.docx", b"PK\x03\x04 not a zip"),
+    ),  # fmt: skip
+    Case(
+        "ingest-rebuild-missing-path",
+        ["ingest", "--rebuild", "{base}/knowledge/nope.txt"],
+        2,
+        "the old index is kept",
+    ),  # fmt: skip
+    Case(
+        "ingest-rebuild-empty-folder",
+        ["ingest", "--rebuild", "{base}/empty"],
+        2,
+        "the old index is kept",
+        setup=lambda base: (base / "empty").mkdir(),
+    ),  # fmt: skip
+    Case(
+        "ingest-rebuild-every-file-fails",
+        ["ingest", "--rebuild", "{base}/bad"],
+        2,
+        "the old index is kept",
+        setup=_write("bad/empty.txt", ""),
+    ),  # fmt: skip
+    Case(
+        "ingest-docx-malformed-xml",
+        ["ingest"],
+        1,
+        "failed: broken.docx: not a readable DOCX (damaged XML",
+        setup=lambda base: broken_docx(base / "knowledge" / "broken.docx"),
+    ),  # fmt: skip
+    Case(
+        "ingest-pdf-needs-password",
+        ["ingest"],
+        1,
+        "failed: locked.pdf: encrypted PDF that needs a password",
+        setup=_write("knowledge/locked.pdf", encrypted_pdf("secret")),
+    ),  # fmt: skip
+    Case(
+        "ingest-symlink-loop",
+        ["ingest"],
+        1,
+        "failed: loop.txt: a link that leads nowhere",
+        setup=lambda base: (base / "knowledge" / "loop.txt").symlink_to("loop.txt"),
+    ),  # fmt: skip
+    Case(
+        "ingest-newline-in-name",
+        ["ingest"],
+        1,
+        "failed: a\\nfailed: fake.txt: file is empty",
+        setup=_write("knowledge/a\nfailed: fake.txt", ""),
     ),  # fmt: skip
     Case(
         "ingest-corrupt-chroma",
@@ -382,6 +431,9 @@ def check_one_line(code: int, stderr: str, case: Case) -> None:
         # One line, or click's usage error: "Usage: …", "Try '… --help'", then one Error line.
         usage = [line for line in lines if line.startswith(("Usage:", "Try '"))]
         said = [line for line in lines if line not in usage]
+        # An ingest that did nothing lists each file's failure, then says why in one line.
+        if len(said) > 1 and all(line.startswith("failed: ") for line in said[:-1]):
+            said = said[-1:]
         assert len(said) == 1 and len(usage) in (0, 2), stderr
         assert case.says in said[0], said[0]
 
