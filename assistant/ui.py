@@ -269,6 +269,8 @@ CSS = """
   border: 1px solid #f0c36d; border-radius: 4px; padding: 0 8px; font-size: 0.85em;
   font-weight: 600; margin-bottom: 4px; }
 .zone-answer.refused .ans-text { color: #8a5a00; }
+.src-card.closest { border-style: dashed; opacity: 0.85; }
+.src-card.closest summary { cursor: pointer; }
 .zone-answer.error .ans-text { color: #b42318; }
 .zone-answer.streaming .ans-text { opacity: 0.85; }
 """

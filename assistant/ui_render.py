@@ -24,6 +24,8 @@ _PIECE = re.compile(r"[^，。；！？,;!?\n]*(?:[，。；！？,;!?\n]+|$)(?:
 
 REFUSAL_BADGE = "未找到依据 · No supported answer"
 SOURCES_LABEL = "来源 · Sources"
+CLOSEST_LABEL = "最接近的段落（不是答案）· Closest passages (not an answer)"
+CLOSEST_SHOWN = 3  # a refusal's closest passages shown as folded cards
 
 
 @dataclass(frozen=True)
@@ -118,13 +120,34 @@ def source_card(citation: Citation, context: Context | None, turn_id: str) -> st
     )
 
 
+def closest_card(context: Context) -> str:
+    """A passage the retriever found closest to a refused question, folded, marked as not an
+    answer: the user may open it and judge for themselves."""
+    title = context.title or context.source
+    where = f"{context.source} · 第{context.paragraph + 1}段 (para {context.paragraph + 1})"
+    return (
+        '<details class="src-card closest"><summary class="src-head">'
+        f'<b class="src-title">{text_html(title)}</b> '
+        f'<span class="src-pos">{text_html(where)}</span></summary>'
+        f'<div class="src-text">{text_html(context.text)}</div></details>'
+    )
+
+
 def render_answer(answer: Answer, turn_id: str) -> str:
-    """An answer as one HTML block: text with linked markers, then a card per cited source."""
+    """An answer as one HTML block: text with linked markers, then a card per cited source; a
+    refusal with the closest passages, folded and marked as not an answer."""
     if answer.refused:
+        closest = "".join(closest_card(c) for c in answer.contexts[:CLOSEST_SHOWN])
+        cards = (
+            f'<div class="src-cards closest"><div class="src-label">{CLOSEST_LABEL}</div>'
+            f"{closest}</div>"
+            if closest
+            else ""
+        )
         return (
             '<div class="zone-answer refused">'
             f'<div class="refusal-badge">{text_html(REFUSAL_BADGE)}</div>'
-            f'<div class="ans-text">{text_html(answer.answer)}</div></div>'
+            f'<div class="ans-text">{text_html(answer.answer)}</div>{cards}</div>'
         )
     by_id = {c.chunk_id: c for c in answer.contexts}
     cited = {c.n for c in answer.citations}

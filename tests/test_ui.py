@@ -79,6 +79,23 @@ def test_refusal_has_its_own_style_and_no_cards():
     assert "src-card" not in html
 
 
+def test_refusal_shows_the_closest_passages_folded_and_marked_not_an_answer():
+    from assistant.ui_render import CLOSEST_LABEL
+
+    contexts = [
+        Context(f"c{i}", "evil.md", f"<b>第{i}段</b>文字。", 0.5, title="标题", paragraph=i)
+        for i in range(5)
+    ]
+    html = render_answer(Answer("火星？", "知识库中没有找到相关信息。", True, [], contexts), "t")
+    assert CLOSEST_LABEL in html and "Closest passages (not an answer)" in CLOSEST_LABEL
+    assert html.count('<details class="src-card closest">') == 3  # the three closest, folded
+    assert "&lt;b&gt;第0段&lt;/b&gt;文字。" in html and "第2段&lt;" in html
+    assert "第3段&lt;" not in html
+    assert "evil.md · 第1段 (para 1)" in html
+    assert "<mark>" not in html and 'class="cite"' not in html  # nothing claims to be a quote
+    assert "\n" not in html
+
+
 def test_chat_messages_escape_questions():
     turns = [Turn("<img src=x onerror=alert(1)>\n第二行", error="Error: 问题太长", turn_id="t")]
     assert chat_messages(turns) == [
