@@ -50,6 +50,10 @@ _LEADING = re.compile(
 )
 # A name in quotes: a follow-up that is only a quoted name swaps the previous question's one.
 _QUOTED = re.compile(r"[“「《\"][^”」》\"]{1,40}[”」》\"]")
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
+# A follow-up in Chinese of an English question asks the previous kind with these words.
+_ASK_ZH = {"number": "有多少", "date": "是什么时候", "who": "是谁", "where": "在哪里",
+           "rank": "排第几", "list": "有哪些", "frequency": "多久一次"}  # fmt: skip
 _TRAILING = re.compile(r"(呢|吗|嘛)?[?？。.!！\s]*$")
 _QUESTION_WORDS = re.compile(r"(了|是|有|多少|几|什么|哪|如何|怎么|是否|为什么)")
 # A follow-up that is just a name ending in one of these heads (the usual endings of Chinese
@@ -139,6 +143,12 @@ def rewrite_followup(question: str, history: Sequence[str]) -> str:
                 if language(question) == "zh"
                 else question
             )
+    if language(question) == "zh" and language(previous) == "en":
+        # "那投资超千万元的呢？" after an English question: its Chinese names are the topic
+        # ("… (中电光谷) attracted?" gives 中电光谷), its kind is asked in Chinese.
+        names = "".join(_CJK_RUN.findall(previous)) or prev_core
+        asked_zh = _ASK_ZH.get(kind(previous), "") if kind(question) == "fact" else ""
+        return f"{names}{core}{asked_zh}？"
     ask = ""
     if kind(question) == "fact" and kind(previous) != "fact":
         asked = next(

@@ -56,6 +56,14 @@ def test_followup_rewriting_carries_the_topic_not_the_whole_history():
         == "开投集团资产总额是多少？"
     )
     assert q.rewrite_followup("平台公司资产总额是多少？", previous) == "平台公司资产总额是多少？"
+    # Across languages: an English follow-up keeps the Chinese topic beside it; a Chinese one
+    # of an English question takes its Chinese names and asks its kind in Chinese.
+    assert (
+        q.rewrite_followup("and how many invested over 10 million?", previous)
+        == "how many invested over 10 million (中电光谷招商落户)?"
+    )
+    english = ["How many market entities has China Electronics Optics Valley (中电光谷) attracted?"]
+    assert q.rewrite_followup("那投资超千万元的呢？", english) == "中电光谷投资超千万元的有多少？"
 
 
 def test_clean_question_handles_control_characters_and_limits():
@@ -107,6 +115,25 @@ def test_followup_retrieves_the_right_passage(article_assistant):
     assert "600余家" in follow.answer
     assert "600余家" in follow.contexts[0].text
     assert_grounded(follow)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("first", "follow"),
+    [
+        ("中电光谷招商落户了多少家市场主体？", "and how many invested over 10 million?"),
+        ("光谷那边一共引进了多少企业？", "那投资超千万元的呢？"),
+        (
+            "How many market entities has China Electronics Optics Valley (中电光谷) attracted?",
+            "那投资超千万元的呢？",
+        ),
+    ],
+)
+def test_followups_in_either_language_and_after_a_paraphrase(article_assistant, first, follow):
+    answer = article_assistant.ask(follow, history=[first])
+    assert not answer.refused and "600余家" in answer.answer
+    assert answer.answer.startswith("Quoted in Chinese") == follow.startswith("and")
+    assert_grounded(answer)
 
 
 @pytest.mark.integration
