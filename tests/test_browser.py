@@ -141,7 +141,13 @@ def test_question_gets_an_answer_with_a_citation_card(page: Any, served: dict, t
     assert "8000余棵" in follow.locator(".ans-text").inner_text()
     refused = ask(page, "火星上有多少人？")
     assert refused.get_attribute("class") == "zone-answer refused"
-    assert refused.locator(".src-card").count() == 0
+    assert refused.locator(".src-card:not(.closest)").count() == 0
+    # Its closest passages: folded, marked as not an answer, opened by a click.
+    assert "not an answer" in refused.locator(".src-cards.closest .src-label").inner_text()
+    closest = refused.locator("details.closest").first
+    assert not closest.locator(".src-text").is_visible()
+    closest.locator("summary").click()
+    assert closest.locator(".src-text").is_visible()
     page.screenshot(path=str(tmp_path / "conversation.png"), full_page=True)
     assert (tmp_path / "answer.png").stat().st_size > 10_000
     # The conversation downloads as a Markdown briefing.
