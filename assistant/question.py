@@ -145,7 +145,7 @@ def rewrite_followup(question: str, history: Sequence[str]) -> str:
             )
     if language(question) == "zh" and language(previous) == "en":
         # "那投资超千万元的呢？" after an English question: its Chinese names are the topic
-        # ("… (中电光谷) attracted?" gives 中电光谷), its kind is asked in Chinese.
+        # ("… (华为) make?" gives 华为), its kind is asked in Chinese.
         names = "".join(_CJK_RUN.findall(previous)) or prev_core
         asked_zh = _ASK_ZH.get(kind(previous), "") if kind(question) == "fact" else ""
         return f"{names}{core}{asked_zh}？"
