@@ -176,9 +176,10 @@ class KnowledgeAdmin:
                 return f"not found: {source or '(nothing selected)'}"
             with self.index.writing() as store:
                 store.remove_document(source)
-            folder = self.settings.knowledge_dir.resolve()
-            path = (folder / source).resolve()
-            if path.is_relative_to(folder) and path.is_file():
+            # The file under its own name (a link is removed, not what it points to).
+            folder = Path(os.path.abspath(self.settings.knowledge_dir))
+            path = Path(os.path.abspath(folder / source))
+            if path.is_relative_to(folder) and (path.is_file() or path.is_symlink()):
                 path.unlink()
                 note = "file deleted"
             else:

@@ -112,12 +112,25 @@ def embedded_texts(title: str, chunks: Sequence[Chunk], sentences: Sequence[Sent
 
 
 def source_name(path: Path, knowledge_dir: Path) -> str:
-    """A file's source id: its path under the knowledge folder, else its absolute path."""
-    resolved = _resolved(path)
-    try:
-        return resolved.relative_to(knowledge_dir.resolve()).as_posix()
-    except ValueError:
-        return resolved.as_posix()
+    """A file's source id: its path under the knowledge folder, a link under its own name (so
+    that deleting the link removes its document); a path outside the folder stays absolute."""
+    where = Path(os.path.abspath(path))
+    for folder in (Path(os.path.abspath(knowledge_dir)), _resolved(knowledge_dir)):
+        if where.is_relative_to(folder):
+            return where.relative_to(folder).as_posix()
+    return _resolved(path).as_posix()
+
+
+def outside_reason(path: Path, knowledge_dir: Path) -> str:
+    """Why a file may not be indexed because of where it is ('' when it may): only files that
+    lie inside the knowledge folder once links are resolved are read, so a link or a path
+    argument cannot publish /etc/passwd or another folder's files in the public chat."""
+    folder = _resolved(knowledge_dir)
+    if _resolved(path).is_relative_to(folder):
+        return ""
+    if Path(source_name(path, knowledge_dir)).is_absolute():
+        return f"outside the knowledge folder {knowledge_dir}; copy the file there to index it"
+    return "a link that leads outside the knowledge folder; not indexed"
 
 
 @dataclass
@@ -222,7 +235,11 @@ def ingest_paths(
         summary.outcomes.extend(
             FileOutcome(p.record.source, p.status, len(p.chunks)) for p in pending
         )
-        present = {source_name(path, options.knowledge_dir) for path in found.files}
+        present = {
+            source_name(path, options.knowledge_dir)
+            for path in found.files
+            if not outside_reason(path, options.knowledge_dir)
+        }
         for source in sorted(manifest):
             if source not in present and _gone(source, options.knowledge_dir, found.complete):
                 store.remove_document(source)
@@ -243,6 +260,9 @@ def _plan(
     outcomes: list[FileOutcome] = []
     for path in files:
         source = source_name(path, options.knowledge_dir)
+        if reason := outside_reason(path, options.knowledge_dir):
+            outcomes.append(FileOutcome(source, "failed", reason=reason))
+            continue
         try:
             loaded = load_file(path, options.max_bytes)
         except Exception as exc:  # any failure of one file is that file's, never the run's
@@ -304,8 +324,12 @@ def _chunked(
 
 
 def _gone(source: str, knowledge_dir: Path, folders: Iterable[Path]) -> bool:
-    """The source's file is known to be deleted: under a folder listed in full, and absent."""
+    """The source's file is known to be deleted: under a folder listed in full, and absent.
+    A document from outside the folder (a link retargeted, or indexed before links were
+    checked) is taken for gone on any ingest: it must not stay answerable."""
     path = knowledge_dir / source
+    if outside_reason(path, knowledge_dir):
+        return True
     if not any(_resolved(path).is_relative_to(_resolved(f)) for f in folders):
         return False
     try:

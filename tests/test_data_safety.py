@@ -221,3 +221,37 @@ def test_one_bad_file_never_blocks_the_rest(kb: Path):
     assert loop == "failed: loop.txt: a link that leads nowhere (its target is missing, or a loop)"
     assert "2 added" in out
     assert indexed(kb) == ["forest.md", "harbor.txt", "new.txt", "open.pdf"]
+
+
+@pytest.mark.integration
+def test_only_files_inside_the_knowledge_folder_are_indexed(kb: Path):
+    """A link out of the folder, or a path argument outside it, is reported and not indexed; a
+    document whose file became such a link leaves the index; a link inside keeps its own name."""
+    secret = kb / "secret.txt"  # beside the knowledge folder, not in it
+    secret.write_text("　　机密文件写明口令是七七四九。\n", encoding="utf-8")
+    folder = kb / "knowledge"
+    (folder / "leak.txt").symlink_to(secret)
+    (folder / "sub").mkdir()
+    (folder / "sub" / "lake.txt").write_text("　　湖滨新区今年新建学校三所。\n", encoding="utf-8")
+    (folder / "lake-link.txt").symlink_to(folder / "sub" / "lake.txt")
+    code, out, err = cli(kb, "ingest")
+    assert code == 1 and "Traceback" not in err
+    assert err.splitlines() == [
+        "failed: leak.txt: a link that leads outside the knowledge folder; not indexed",
+        "failed: sub/lake.txt: same content as lake-link.txt",
+    ]
+    assert indexed(kb) == ["forest.md", "harbor.txt", "lake-link.txt"]
+
+    code, out, err = cli(kb, "ingest", str(secret))
+    assert code == 2
+    assert err.splitlines() == [
+        f"failed: {secret}: outside the knowledge folder {folder}; copy the file there to index it"
+    ]
+
+    (folder / "harbor.txt").unlink()  # an indexed article replaced by a link out of the folder
+    (folder / "harbor.txt").symlink_to(secret)
+    (folder / "lake-link.txt").unlink()
+    code, out, err = cli(kb, "ingest")
+    assert "failed: harbor.txt: a link that leads outside" in err
+    assert "2 added" not in out and "2 removed" in out  # harbor.txt and the deleted link's document
+    assert indexed(kb) == ["forest.md", "sub/lake.txt"]
