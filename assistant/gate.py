@@ -8,8 +8,9 @@ Gradio's queue:
 - the chat's own events need the signed cookie the page sets when it loads, and a Gradio session
   belongs to the page that first used it (another client cannot join or read it);
 - admin events and uploads need the admin cookie, which only `POST <root>/admin/login` sets;
-  failed logins are answered at once with 429 and a growing wait for that client (never a sleep
-  in the shared queue), and the admin cookie is bound to the page cookie it was issued to;
+  failed logins are answered at once with 429 and a growing wait for that client's page (never a
+  sleep in the shared queue), the whole server checks a bounded number of wrong passwords a
+  minute, and the admin cookie is bound to the page cookie it was issued to;
 - everything else of Gradio's API (other named endpoints, /run, /api) is not found.
 """
 
@@ -47,11 +48,15 @@ _TRACKED = 10_000  # clients, sessions and login failures remembered (least rece
 
 @dataclass
 class Limits:
-    """Per-client budgets: queued requests (a token bucket) and login failures (backoff)."""
+    """Per-client budgets: queued requests (a token bucket) and login failures (backoff); and
+    the server's budget of wrong passwords checked."""
 
     per_minute: float = 60.0
     burst: int = 20
     max_login_wait_s: float = 300.0
+    # However many addresses or pages a guesser rotates through, at most this many wrong
+    # passwords are checked a minute (43,200 a day), and the admin waits at most 2 s for a turn.
+    failed_logins_per_minute: float = 30.0
 
 
 @dataclass
@@ -70,10 +75,13 @@ class Gatekeeper:
     roles: dict[int, str] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
     trust_forwarded_for: bool = False
+    proxy_hops: int = 1  # proxies of ours that each append to X-Forwarded-For
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     app: ASGIApp = field(default=lambda *_: _unwrapped())
     _clients: OrderedDict[str, _Client] = field(default_factory=OrderedDict)
     _sessions: OrderedDict[str, str] = field(default_factory=OrderedDict)  # session -> page
+    # The server's bucket of wrong passwords it may still check (refilled per minute).
+    _wrong: _Client = field(default_factory=lambda: _Client(math.inf, time.monotonic()))
 
     def wrap(self, app: ASGIApp) -> Gatekeeper:
         """Put this gatekeeper in front of `app` (a Starlette `Middleware` factory)."""
@@ -170,12 +178,22 @@ class Gatekeeper:
     # --- budgets ---------------------------------------------------------------------------
 
     def _client(self, scope: Scope) -> str:
-        if self.trust_forwarded_for:
-            for name, value in scope.get("headers", []):
-                if name == b"x-forwarded-for":
-                    return str(value.decode().split(",")[0].strip())
+        """The client's address: the connection's, or behind our proxies the address the
+        outermost of them saw, `proxy_hops` entries from the right of X-Forwarded-For (as
+        Werkzeug's ProxyFix counts). The entries left of it are whatever the client sent."""
         client = scope.get("client")
-        return str(client[0]) if client else "unknown"
+        peer = str(client[0]) if client else "unknown"
+        if not self.trust_forwarded_for:
+            return peer
+        entries = [
+            entry.strip()
+            for name, value in scope.get("headers", [])
+            if name == b"x-forwarded-for"
+            for entry in value.decode("latin-1").split(",")
+        ]
+        entries = [e for e in entries if e]
+        # Fewer entries than proxies: the request did not come through all of them.
+        return entries[-self.proxy_hops] if len(entries) >= self.proxy_hops else peer
 
     def _state(self, client: str) -> _Client:
         now = time.monotonic()
@@ -189,14 +207,7 @@ class Gatekeeper:
 
     def _spend(self, client: str) -> bool:
         """Take one request from the client's bucket (refilled at per_minute)."""
-        state, now = self._state(client), time.monotonic()
-        refill = (now - state.updated) * self.limits.per_minute / 60.0
-        state.tokens = min(float(self.limits.burst), state.tokens + refill)
-        state.updated = now
-        if state.tokens < 1.0:
-            return False
-        state.tokens -= 1.0
-        return True
+        return _take(self._state(client), self.limits.per_minute, self.limits.burst)
 
     async def _too_many(self, send: Send) -> None:
         wait = math.ceil(60.0 / max(self.limits.per_minute, 1e-9))
@@ -208,8 +219,14 @@ class Gatekeeper:
     # --- admin -----------------------------------------------------------------------------
 
     async def _login(self, scope: Scope, receive: Receive, send: Send, page: str) -> None:
-        client = self._state(self._client(scope))
+        # The backoff is per address and page: someone else behind the admin's address (or a
+        # guesser who claims it) cannot make the admin's own page wait.
+        client = self._state(f"login|{self._client(scope)}|{page}")
+        per_minute = self.limits.failed_logins_per_minute
+        server_can_check = _take(self._wrong, per_minute, math.ceil(per_minute), spend=False)
         wait = client.next_login - time.monotonic()
+        if wait <= 0 and not server_can_check:
+            wait = 60.0 / per_minute
         if wait > 0:  # no password is even looked at while the client must wait
             await _reply(
                 send, 429, {"error": f"too many attempts; wait {math.ceil(wait)} s"},
@@ -227,6 +244,7 @@ class Gatekeeper:
             or not hmac.compare_digest(given.encode(), self.password.encode())
         ):
             client.failures += 1
+            self._wrong.tokens -= 1.0
             delay = min(2.0 ** (client.failures - 1), self.limits.max_login_wait_s)
             client.next_login = time.monotonic() + delay
             logger.warning("admin: failed login from a client (%d in a row)", client.failures)
@@ -274,6 +292,19 @@ class Gatekeeper:
             await send(message)
 
         return sending
+
+
+def _take(state: _Client, per_minute: float, burst: int, spend: bool = True) -> bool:
+    """Refill a token bucket for the time passed (up to `burst`), then take one token from it
+    if `spend` and one is there; whether one was there."""
+    now = time.monotonic()
+    state.tokens = min(float(burst), state.tokens + (now - state.updated) * per_minute / 60.0)
+    state.updated = now
+    if state.tokens < 1.0:
+        return False
+    if spend:
+        state.tokens -= 1.0
+    return True
 
 
 async def _unwrapped() -> None:

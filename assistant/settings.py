@@ -71,12 +71,14 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(60.0, gt=0)
 
     admin_password: SecretStr | None = None
-    # The web side. Per client (IP address; the first X-Forwarded-For address when
-    # `trust_forwarded_for`, i.e. behind a reverse proxy that sets it): requests to the answer
-    # queue or the API refill at `rate_per_minute`, up to `rate_burst` at once.
+    # The web side. Per client (IP address; behind `proxy_hops` reverse proxies of yours that
+    # each append to X-Forwarded-For, as nginx's $proxy_add_x_forwarded_for does, the address the
+    # outermost one saw when `trust_forwarded_for`): requests to the answer queue or the API
+    # refill at `rate_per_minute`, up to `rate_burst` at once.
     rate_per_minute: float = Field(60.0, gt=0)
     rate_burst: int = Field(20, ge=1)
     trust_forwarded_for: bool = False
+    proxy_hops: int = Field(1, ge=1, le=10)
     # Gradio keeps the state of this many sessions (each open page, and each API call, is one),
     # dropping the oldest: its default of 10,000 let a server's memory grow by about 40 KB a
     # request for minutes (bench soak: +23% after warm-up and rising; with 300, +3.5% and level).

@@ -82,6 +82,7 @@ def gatekeeper(settings: Settings) -> Gatekeeper:
         password=settings.admin_password.get_secret_value() if settings.admin_password else None,
         limits=Limits(per_minute=settings.rate_per_minute, burst=settings.rate_burst),
         trust_forwarded_for=settings.trust_forwarded_for,
+        proxy_hops=settings.proxy_hops,
     )
     if settings.session_secret is not None:
         gate.secret = settings.session_secret.get_secret_value().encode()
