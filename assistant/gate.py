@@ -11,7 +11,8 @@ Gradio's queue:
   failed logins are answered at once with 429 and a growing wait for that client's page (never a
   sleep in the shared queue), the whole server checks a bounded number of wrong passwords a
   minute, and the admin cookie is bound to the page cookie it was issued to;
-- everything else of Gradio's API (other named endpoints, /run, /api) is not found.
+- everything else of Gradio's API (other named endpoints, /run, /api, /stream) is not found;
+- no request body is read past MAX_BODY (uploads: Gradio's own `max_file_size`).
 """
 
 from __future__ import annotations
@@ -97,12 +98,19 @@ class Gatekeeper:
         method = scope["method"]
         cookies = _cookies(scope)
         page = self._valid_page(cookies.get(PAGE_COOKIE, ""))
+        if not path.endswith("/gradio_api/upload"):
+            if _declared_length(scope) > MAX_BODY:
+                await _reply(send, 413, {"error": "request body too large"})
+                return
+            receive = _bounded(receive, MAX_BODY)
         if method == "POST" and path.endswith("/admin/login"):
             await self._login(scope, receive, send, page)
         elif method == "POST" and path.endswith("/admin/logout"):
             await _reply(send, 200, {"success": True}, [_expire(ADMIN_COOKIE)])
         elif any(path.startswith(p) or path.startswith(p.rstrip("/")) for p in _API):
-            await self._api(scope, receive, send, path)
+            await self._api(scope, receive, send, path, page)
+        elif "/gradio_api/stream/" in path:  # streamed inputs (webcam, audio): none here
+            await _reply(send, 404, {"error": "not found"})
         elif path.endswith("/gradio_api/queue/join"):
             await self._join(scope, receive, send, page, cookies)
         elif path.endswith("/gradio_api/queue/data") or path.endswith("/gradio_api/cancel"):
@@ -119,16 +127,36 @@ class Gatekeeper:
 
     # --- the API and the queue ---------------------------------------------------------------
 
-    async def _api(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+    async def _api(
+        self, scope: Scope, receive: Receive, send: Send, path: str, page: str
+    ) -> None:
         name = path.split("/")[-1] if path.count("/") >= 3 else ""
         is_result = scope["method"] == "GET" and "/call/" in path  # /call/ask/<event_id>
-        if ("/call/ask" in path and (is_result or name == "ask")) and "/run/" not in path:
-            if scope["method"] == "POST" and not self._spend(self._client(scope)):
-                await self._too_many(send)
+        if not ("/call/ask" in path and (is_result or name == "ask")) or "/run/" in path:
+            await _reply(send, 404, {"error": "not found; the public API is /gradio_api/call/ask"})
+            return
+        if is_result:
+            # Gradio reads the stream of the session named so when no event has that id: a
+            # chat session's stream is its page's alone, as on /queue/data.
+            if not self._owns(name, page):
+                await _reply(send, 403, {"error": "this session is not yours"})
                 return
             await self.app(scope, receive, send)
             return
-        await _reply(send, 404, {"error": "not found; the public API is /gradio_api/call/ask"})
+        body = await _read_body(receive)
+        try:
+            request: Any = json.loads(body) if body else {}
+            session = str(request.get("session_hash") or "")
+        except (ValueError, TypeError, AttributeError):
+            session = ""  # Gradio answers a malformed body itself (422)
+        if body is None:
+            await _reply(send, 413, {"error": "request body too large"})
+        elif session and not self._owns(session, page):
+            await _reply(send, 403, {"error": "this session is not yours"})
+        elif not self._spend(self._client(scope)):
+            await self._too_many(send)
+        else:
+            await self.app(scope, _replay(body), send)
 
     async def _join(
         self, scope: Scope, receive: Receive, send: Send, page: str, cookies: dict[str, str]
@@ -159,11 +187,15 @@ class Gatekeeper:
         """Reading or cancelling a session's events: only the page that owns it may."""
         query = parse_qs(scope.get("query_string", b"").decode())
         session = (query.get("session_hash") or [""])[0]
-        owner = self._sessions.get(session)
-        if owner is not None and owner != page:
+        if not self._owns(session, page):
             await _reply(send, 403, {"error": "this session is not yours"})
             return
         await self.app(scope, receive, send)
+
+    def _owns(self, session: str, page: str) -> bool:
+        """The session is this page's, or no page's yet."""
+        owner = self._sessions.get(session)
+        return owner is None or hmac.compare_digest(owner, page)
 
     def _bind(self, session: str, page: str) -> bool:
         """A session belongs to the first page that uses it; a join without a page is refused."""
@@ -342,6 +374,8 @@ async def _read_body(receive: Receive) -> bytes | None:
     chunks, size = [], 0
     while True:
         message = await receive()
+        if message["type"] == "http.disconnect":  # gone, or cut off by _bounded
+            return None
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY:
@@ -349,6 +383,27 @@ async def _read_body(receive: Receive) -> bytes | None:
         chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)
+
+
+def _declared_length(scope: Scope) -> int:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
+
+
+def _bounded(receive: Receive, limit: int) -> Receive:
+    """`receive` that ends the request (a disconnect) once its body passes `limit` bytes, for
+    bodies that do not declare their length."""
+    size = 0
+
+    async def bounded() -> Message:
+        nonlocal size
+        message = await receive()
+        size += len(message.get("body", b""))
+        return {"type": "http.disconnect"} if size > limit else message
+
+    return bounded
 
 
 def _replay(body: bytes) -> Receive:

@@ -157,6 +157,39 @@ def test_a_session_belongs_to_its_page(served: dict):
     assert message["success"] is True and number in json.dumps(message, ensure_ascii=False)
 
 
+def test_a_chat_stream_is_not_read_or_joined_through_the_api(served: dict):
+    """The API's result route reads a session's stream when given its hash: another client may
+    neither read a chat session so nor post into it."""
+    owner = Browser(served, "10.0.0.8").open_page()
+    respond = fn_index(served, "respond")
+    question, number = MINI_QUESTIONS[2]
+    assert owner.join(respond, [question, []], "owned-session-2").status_code == 200
+    other = Browser(served, "10.0.0.9").open_page()
+    call = served["url"] + "/gradio_api/call/ask"
+    assert other.http.get(call + "/owned-session-2").status_code == 403
+    posted = other.http.post(call, json={"data": ["问题"], "session_hash": "owned-session-2"})
+    assert posted.status_code == 403
+    message = owner.result("owned-session-2")
+    assert message["success"] is True and number in json.dumps(message, ensure_ascii=False)
+    question, number = MINI_QUESTIONS[0]
+    assert number in api_answer(other.http, served["url"], question)  # its own calls still work
+
+
+def test_request_bodies_are_bounded_and_streams_are_closed(served: dict):
+    client = Browser(served, "10.0.0.10").open_page()
+    call = served["url"] + "/gradio_api/call/ask"
+    big = {"data": ["问" * (1 << 20)]}  # 3 MB of UTF-8
+    assert client.http.post(call, json=big).status_code == 413
+
+    def chunked():  # no Content-Length: cut off as it passes the bound
+        for _ in range(40):
+            yield b"x" * 65536
+
+    assert client.http.post(call, content=chunked()).status_code == 413
+    stream = served["url"] + "/gradio_api/stream/some-event"
+    assert client.http.post(stream, json={"data": []}).status_code == 404
+
+
 def test_each_client_has_a_request_budget(tmp_path: Path):
     app = variant(build_mini(tmp_path), rate_burst=3, rate_per_minute=1, trust_forwarded_for=True)
     with running_app(app) as url:
