@@ -151,22 +151,37 @@ def _chat_components(gr: Any, profile: KnowledgeProfile) -> SimpleNamespace:
         show_label=False,
         elem_id="chat",
         height=560,
+        autoscroll=False,  # SCROLL_JS places each new question at the top instead
         sanitize_html=True,
         allow_tags=False,
         latex_delimiters=[],
         buttons=[],  # a copy button would copy the HTML markup; use the Markdown export
         feedback_options=("Like", "Dislike"),
-        placeholder=f"请输入问题 · Ask a question about: {profile.title}",
+        placeholder=(
+            f"请输入关于「{profile.title}」的问题 · Ask a question about: {profile.title_en}"
+        ),
     )
     examples = profile.example_questions
-    box = gr.Textbox(
-        label="问题 · Question",
-        placeholder=examples[0] if examples else "",
-        elem_id="question",
-        max_lines=6,
+    with gr.Row(equal_height=True):
+        box = gr.Textbox(
+            label="问题 · Question",
+            placeholder=examples[0] if examples else "",
+            elem_id="question",
+            max_lines=6,
+            scale=6,
+        )
+        send = gr.Button("提问 · Ask", variant="primary", elem_id="ask-button", scale=1)
+    # Right under the question box (on a phone too), and a click asks the question. A Dataset,
+    # not gr.Examples: the latter fills the box through Gradio's unqueued /run/predict route,
+    # which the gatekeeper does not serve, and does not ask.
+    picked = gr.Dataset(
+        components=[box],
+        samples=[[q] for q in examples],
+        label="示例问题 · Example questions",
+        elem_id="examples",
+        visible=bool(examples),
     )
     with gr.Row():
-        send = gr.Button("提问 · Ask", variant="primary", elem_id="ask-button")
         retry = gr.Button("重试 · Retry", elem_id="retry-button")
         clear = gr.Button("清空 · Clear", elem_id="clear-button")
     with gr.Row():
@@ -180,13 +195,9 @@ def _chat_components(gr: Any, profile: KnowledgeProfile) -> SimpleNamespace:
             interactive=False,
             elem_id="download-answer",
         )
-    if examples:
-        gr.Examples(
-            examples, inputs=box, label="示例问题 · Example questions", api_visibility="private"
-        )
     return SimpleNamespace(
         turns=turns, chatbot=chatbot, box=box, send=send, retry=retry, clear=clear,
-        download_all=download_all, download_one=download_one,
+        download_all=download_all, download_one=download_one, examples=picked,
     )  # fmt: skip
 
 
@@ -218,8 +229,12 @@ def _chat_events(gr: Any, chat: ChatController, ui: SimpleNamespace) -> None:
             gr.Info("已记录反馈，谢谢 · Feedback saved, thank you")
         return updated
 
+    def on_example(sample: list[str], state: list[Turn]) -> Iterator[ChatUpdate]:
+        yield from chat.respond(sample[0] if sample else "", state)
+
     outputs = [box, chatbot, turns]
     events = [
+        ui.examples.click(on_example, [ui.examples, turns], outputs, **answering),
         box.submit(chat.respond, [box, turns], outputs, **answering),
         ui.send.click(chat.respond, [box, turns], outputs, **answering),
         ui.retry.click(chat.retry, [turns], outputs, **answering),
@@ -274,6 +289,41 @@ CSS = """
 .src-card.closest summary { cursor: pointer; }
 .zone-answer.error .ans-text { color: #b42318; }
 .zone-answer.streaming .ans-text { opacity: 0.85; }
+#chat .bot-row:has(.zone-answer.streaming) + .message-buttons,
+#chat .bot-row:has(.zone-answer.error) + .message-buttons { display: none; }
+@media (max-width: 640px) {  /* a phone: the page scrolls, not a box inside it */
+  #chat, #chat > .wrapper { height: auto !important; max-height: none !important; }
+  #chat .bubble-wrap { height: auto !important; max-height: none !important;
+    overflow-y: visible !important; }
+}
+"""
+
+# Gradio's autoscroll keeps the end of the last source card in view, so the question and the
+# start of its answer were off-screen. Instead: while an answer streams, scroll (the chat box,
+# or on a phone the page) until the newest question is at the top; never back up, and stop
+# when the answer is done so that the reader's own scrolling wins.
+SCROLL_JS = """
+() => {
+  let seen = 0, following = false;
+  const place = () => {
+    const chat = document.querySelector('#chat');
+    if (!chat) return;
+    const rows = chat.querySelectorAll('.user-row');
+    if (rows.length !== seen) { following = rows.length > seen; seen = rows.length; }
+    if (!following || !rows.length) return;
+    const row = rows[rows.length - 1];
+    const box = chat.querySelector('.bubble-wrap');
+    const inner = box && getComputedStyle(box).overflowY !== 'visible';
+    const top = inner ? box.getBoundingClientRect().top : 0;
+    const gap = row.getBoundingClientRect().top - top - 8;
+    if (gap > 1) { if (inner) { box.scrollTop += gap; } else { window.scrollBy(0, gap); } }
+    const answers = chat.querySelectorAll('.zone-answer');
+    const end = answers[answers.length - 1];
+    const after = end && row.compareDocumentPosition(end) & Node.DOCUMENT_POSITION_FOLLOWING;
+    if (after && !end.classList.contains('streaming')) following = false;
+  };
+  new MutationObserver(place).observe(document.body, {childList: true, subtree: true});
+}
 """
 
 
@@ -281,6 +331,7 @@ def launch_kwargs(settings: Settings) -> dict[str, Any]:
     """The `Blocks.launch` options shared by `launch` and the tests' servers."""
     return {
         "css": CSS,
+        "js": SCROLL_JS,
         "theme": theme(),
         "show_error": False,
         "max_file_size": settings.max_file_bytes,

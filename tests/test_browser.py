@@ -12,7 +12,14 @@ from typing import Any
 
 import pytest
 
-from tests.ui_support import XSS_QUESTION, XSS_TITLE, build_mini, running_app, variant
+from tests.ui_support import (
+    MINI_QUESTIONS,
+    XSS_QUESTION,
+    XSS_TITLE,
+    build_mini,
+    running_app,
+    variant,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -44,6 +51,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     """Two servers over one assistant: with an admin password, and without one."""
     root = tmp_path_factory.mktemp("browser")
     app = build_mini(root, xss_article=True, admin_password=PASSWORD)
+    app = variant(app, rate_burst=1000)  # every test here asks from one address
     settings = app.settings
     with running_app(app, stream_delay=0.02) as admin_url:
         with running_app(variant(app, admin_password=None)) as public_url:
@@ -271,3 +279,78 @@ def test_admin_tab_refuses_a_wrong_password_then_uploads(page: Any, served: dict
     page.wait_for_function(
         "() => document.querySelector('#admin-log textarea').value.startsWith('files: 3 added')"
     )
+
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 900}
+# Where the newest question is: its top against the chat box's (or the window's on a phone).
+_NEWEST = """() => {
+  const rows = document.querySelectorAll('#chat .user-row');
+  const box = document.querySelector('#chat .bubble-wrap');
+  const b = box.getBoundingClientRect();
+  return {row: rows[rows.length - 1].getBoundingClientRect().top, box: b.top, bottom: b.bottom,
+          inner: getComputedStyle(box).overflowY, view: innerHeight};
+}"""
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_each_example_question_answers_when_clicked(page: Any, served: dict, viewport: dict):
+    """On a phone the examples sit right under the question box, above the other buttons."""
+    page.set_viewport_size(viewport)
+    page.goto(served["public"])
+    examples = page.locator("#examples button")
+    examples.first.wait_for()
+    names = [examples.nth(i).inner_text() for i in range(examples.count())]
+    assert names == [
+        "海港新区新引进重点项目多少个？",
+        "森林公园新增步道多少公里？",
+        "How many key projects did the harbour district bring in?",
+    ]
+    top = page.locator("#examples").bounding_box()["y"]
+    assert top < page.locator("#retry-button").bounding_box()["y"]
+    assert top > page.locator("#question").bounding_box()["y"]
+    expected = ["42个", "12公里", "42"]
+    done = page.locator("#chat .zone-answer:not(.streaming)")
+    for i, fact in enumerate(expected):
+        examples.nth(i).click()
+        page.wait_for_function(
+            "n => document.querySelectorAll('#chat .zone-answer:not(.streaming)').length > n",
+            arg=i,
+        )
+        assert fact in done.nth(i).inner_text()
+        assert done.nth(i).locator(".src-card").count() >= 1
+    assert page.locator("#chat .user-row").count() == 3
+
+
+def test_the_newest_question_and_its_answer_stay_in_view(page: Any, served: dict):
+    """Gradio's autoscroll left the end of the last source card in view; now the question and
+    the start of its answer are, in the chat box on a desktop and in the page on a phone."""
+    questions = [q for q, _ in MINI_QUESTIONS[:4]]
+    page.set_viewport_size(DESKTOP)
+    page.goto(served["public"])
+    for question in questions:
+        answer = ask(page, question)
+        where = page.evaluate(_NEWEST)
+        assert where["inner"] == "auto"
+        assert where["box"] - 1 <= where["row"] <= where["bottom"] - 120, where
+        first_line = answer.locator(".ans-text").bounding_box()
+        assert first_line["y"] + 20 <= where["bottom"]
+    page.set_viewport_size(PHONE)
+    page.goto(served["public"])
+    for question in questions:
+        ask(page, question)
+        where = page.evaluate(_NEWEST)
+        assert where["inner"] == "visible"  # no scroll box inside the scrolling page
+        assert 0 <= where["row"] <= where["view"] - 200, where
+
+
+def test_no_action_icons_under_a_streaming_answer(page: Any, served: dict):
+    page.set_viewport_size(DESKTOP)
+    page.goto(served["admin"])  # its server streams slowly
+    page.locator("#question textarea").fill(MINI_QUESTIONS[0][0])
+    page.locator("#ask-button").click()
+    page.locator("#chat .zone-answer.streaming").wait_for()
+    icons = page.locator("#chat .bot-row:has(.zone-answer.streaming) + .message-buttons")
+    assert icons.count() == 1 and not icons.is_visible()
+    page.locator("#chat .zone-answer:not(.streaming)").wait_for()
+    assert page.locator("#chat .bot-row + .message-buttons").first.is_visible()
