@@ -128,7 +128,7 @@ class KnowledgeAdmin:
                 f"file is {size / 1e6:.1f} MB, over the {self.settings.max_file_mb:g} MB limit"
             )
         try:
-            loaded = load_file(upload, self.max_bytes)
+            loaded = load_file(upload, self.max_bytes, self.settings.parse_limits)
         except LoadError as exc:
             raise UploadRejectedError(str(exc)) from None
         except Exception as exc:  # a parser bug must not take the other uploads down

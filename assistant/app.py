@@ -103,6 +103,7 @@ class App:
             max_bytes=s.max_file_bytes,
             exclude=(s.profile_path,),
             sentence_vectors=s.sentence_vectors,
+            limits=s.parse_limits,
         )
         targets = list(paths or [s.knowledge_dir])
         embeddings = self.embeddings("ingest")

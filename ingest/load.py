@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,21 @@ class LoadError(Exception):
 
 
 @dataclass(frozen=True)
+class ParseLimits:
+    """What one file may expand to when parsed: the file's size limit counts bytes on disk,
+    and a 1 MB .docx can unpack to 1 GB, or hold 400,000 paragraphs (each a text to embed).
+
+    The defaults leave room for a 1,000-page book (about 1.5 million characters, 20,000
+    paragraphs); the largest article here is 0.3% of that.
+    """
+
+    max_unpacked_bytes: int = 100_000_000  # all parts of a .docx, as its zip index declares
+    max_chars: int = 2_000_000
+    max_paragraphs: int = 50_000
+    max_seconds: float = 60.0  # parsing one file (not embedding it)
+
+
+@dataclass(frozen=True)
 class LoadedFile:
     """The text of one file and what is known about it."""
 
@@ -30,8 +46,9 @@ class LoadedFile:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
-def load_file(path: Path, max_bytes: int) -> LoadedFile:
+def load_file(path: Path, max_bytes: int, limits: ParseLimits | None = None) -> LoadedFile:
     """Load one file; raise LoadError with a one-line reason when it cannot be used."""
+    limits = limits or ParseLimits()
     if not path.exists():
         if path.is_symlink():
             raise LoadError("a link that leads nowhere (its target is missing, or a loop)")
@@ -59,11 +76,12 @@ def load_file(path: Path, max_bytes: int) -> LoadedFile:
     elif suffix in (".html", ".htm"):
         text, metadata = _html_text(decode_text(data))
     elif suffix == ".pdf":
-        text, metadata = _pdf_text(path)
+        text, metadata = _pdf_text(path, _Budget(limits))
     else:
-        text, metadata = _docx_text(path)
+        text, metadata = _docx_text(path, _Budget(limits))
     if not text.strip():
         raise LoadError("no text found in file")
+    _Budget(limits).take(text)
     return LoadedFile(path=path, text=text, raw_hash=raw_hash, metadata=metadata)
 
 
@@ -100,6 +118,36 @@ def _looks_like_garbage(text: str) -> bool:
     return bad / len(sample) > 0.02
 
 
+class _Budget:
+    """What a file's text may still take (characters, paragraphs, seconds); take() raises the
+    LoadError that says which limit the file passed."""
+
+    def __init__(self, limits: ParseLimits) -> None:
+        self.limits = limits
+        self.chars = self.paragraphs = 0
+        self.deadline = time.monotonic() + limits.max_seconds
+
+    def take(self, text: str) -> None:
+        self.chars += len(text)
+        self.paragraphs += sum(1 for line in text.splitlines() if line.strip())
+        if self.chars > self.limits.max_chars:
+            raise LoadError(f"over {self.limits.max_chars:,} characters of text; split the file")
+        if self.paragraphs > self.limits.max_paragraphs:
+            raise LoadError(f"over {self.limits.max_paragraphs:,} paragraphs; split the file")
+        if time.monotonic() > self.deadline:
+            raise LoadError(f"reading it took over {self.limits.max_seconds:g} s; split the file")
+
+
+class _PlainLoader(yaml.SafeLoader):
+    """YAML without aliases: front matter is 'key: value' lines, and aliases are how a 500-byte
+    header expands to a billion items (safe_load expands them)."""
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            raise LoadError("invalid front matter: YAML aliases (*name) are not supported")
+        return super().compose_node(parent, index)  # type: ignore[arg-type]
+
+
 def split_front_matter(text: str) -> tuple[str, dict[str, str]]:
     """Split YAML front matter (between '---' lines at the top) from the body."""
     if not text.startswith("---"):
@@ -110,7 +158,7 @@ def split_front_matter(text: str) -> tuple[str, dict[str, str]]:
     for i in range(1, len(lines)):
         if lines[i].strip() == "---":
             try:
-                meta = yaml.safe_load("".join(lines[1:i])) or {}
+                meta = yaml.load("".join(lines[1:i]), Loader=_PlainLoader) or {}
             except yaml.YAMLError as exc:
                 raise LoadError(f"invalid front matter: {str(exc).splitlines()[0]}") from None
             if not isinstance(meta, dict):
@@ -139,7 +187,7 @@ def _html_text(html: str) -> tuple[str, dict[str, str]]:
     return text, meta
 
 
-def _pdf_text(path: Path) -> tuple[str, dict[str, str]]:
+def _pdf_text(path: Path, budget: _Budget) -> tuple[str, dict[str, str]]:
     from pypdf import PdfReader
     from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
 
@@ -149,7 +197,10 @@ def _pdf_text(path: Path) -> tuple[str, dict[str, str]]:
         # those are read; one that needs a password to open is reported as such.
         if reader.is_encrypted and not reader.decrypt(""):
             raise LoadError("encrypted PDF that needs a password; save a copy without one")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages = []
+        for page in reader.pages:  # pypdf bounds what each stream inflates to (75 MB)
+            pages.append(page.extract_text() or "")
+            budget.take(pages[-1])
         info = reader.metadata
     except (FileNotDecryptedError, DependencyError):
         reason = "encrypted PDF that cannot be decrypted; save a copy without a password"
@@ -160,21 +211,33 @@ def _pdf_text(path: Path) -> tuple[str, dict[str, str]]:
     return "\n".join(pages), meta
 
 
-def _docx_text(path: Path) -> tuple[str, dict[str, str]]:
+def _docx_text(path: Path, budget: _Budget) -> tuple[str, dict[str, str]]:
     import zipfile
 
     from docx import Document
     from docx.opc.exceptions import PackageNotFoundError
     from lxml.etree import XMLSyntaxError
 
+    limit = budget.limits.max_unpacked_bytes
     try:
+        # python-docx reads every part into memory; the zip index declares their sizes, and
+        # zipfile never inflates a member past its declared size (it fails the CRC instead).
+        with zipfile.ZipFile(path) as package:
+            unpacked = sum(info.file_size for info in package.infolist())
+        if unpacked > limit:
+            over = f"unpacks to {unpacked / 1e6:,.0f} MB, over the {limit / 1e6:,.0f} MB limit"
+            raise LoadError(over)
         doc = Document(str(path))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError):
         raise LoadError("not a readable DOCX (not a Word document package)") from None
     except XMLSyntaxError as exc:
         raise LoadError(f"not a readable DOCX (damaged XML: {_first_line(exc)})") from None
     meta = {"title": doc.core_properties.title} if doc.core_properties.title else {}
-    paragraphs = [p.text.strip() for p in doc.paragraphs if p.text.strip()]
+    paragraphs = []
+    for paragraph in doc.paragraphs:
+        if text := paragraph.text.strip():
+            paragraphs.append(text)
+            budget.take(text)
     return "\n".join("　　" + p for p in paragraphs), meta
 
 

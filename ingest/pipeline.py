@@ -15,7 +15,7 @@ from langchain_core.embeddings import Embeddings
 
 from ingest.chunk import Chunk, Sentence, chunk_document, chunk_sentences
 from ingest.index import KnowledgeIndex
-from ingest.load import PROFILE_FILE, LoadedFile, LoadError, load_file
+from ingest.load import PROFILE_FILE, LoadedFile, LoadError, ParseLimits, load_file
 from ingest.normalize import normalize
 from ingest.store import ChunkStore, DocumentRecord, retrieval_text, sentence_text
 
@@ -89,6 +89,7 @@ class IngestOptions:
     exclude: tuple[Path, ...] = ()
     window: int = 512  # texts per embedding call
     sentence_vectors: bool = True  # also embed each sentence (for answer selection)
+    limits: ParseLimits = ParseLimits()
 
 
 @dataclass
@@ -264,7 +265,7 @@ def _plan(
             outcomes.append(FileOutcome(source, "failed", reason=reason))
             continue
         try:
-            loaded = load_file(path, options.max_bytes)
+            loaded = load_file(path, options.max_bytes, options.limits)
         except Exception as exc:  # any failure of one file is that file's, never the run's
             outcomes.append(FileOutcome(source, "failed", reason=failure_reason(exc)))
             continue

@@ -59,3 +59,60 @@ def encrypted_pdf(password: str) -> bytes:
     encrypted = io.BytesIO()
     writer.write(encrypted)
     return encrypted.getvalue()
+
+
+def docx_with_body(path: Path, body: bytes) -> None:
+    """A Word package whose document.xml is `body` (written with the best compression)."""
+    import zipfile
+
+    from docx import Document
+
+    Document().save(str(path))
+    with zipfile.ZipFile(path) as zin:
+        parts = {name: zin.read(name) for name in zin.namelist()}
+    parts["word/document.xml"] = body
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zout:
+        for name, data in parts.items():
+            zout.writestr(name, data)
+
+
+_W = b'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+
+
+def docx_paragraphs(path: Path, paragraphs: int, text: str = "") -> None:
+    """A .docx of `paragraphs` paragraphs, each holding `text` (a few KB zipped)."""
+    run = f"<w:r><w:t>{text}</w:t></w:r>".encode() if text else b""
+    body = b"<w:p>" + run + b"</w:p>"
+    docx_with_body(path, b"<w:document %s><w:body>%s</w:body></w:document>" % (_W, body * paragraphs))
+
+
+def docx_bomb(path: Path, expanded_mb: int) -> None:
+    """A .docx whose document.xml unpacks to `expanded_mb` MB of one paragraph's text (about a
+    thousandth of that zipped)."""
+    import zipfile
+
+    from docx import Document
+
+    Document().save(str(path))
+    with zipfile.ZipFile(path) as zin:
+        parts = {name: zin.read(name) for name in zin.namelist() if name != "word/document.xml"}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zout:
+        for name, data in parts.items():
+            zout.writestr(name, data)
+        with zout.open("word/document.xml", "w") as out:
+            out.write(b"<w:document %s><w:body><w:p><w:r><w:t>" % _W)
+            block = "湖".encode() * 1_000_000  # 3 MB
+            for _ in range(expanded_mb // 3):
+                out.write(block)
+            out.write(b"</w:t></w:r></w:p></w:body></w:document>")
+
+
+# A 500-byte front matter that YAML expands to 10^9 list items ("billion laughs").
+YAML_BOMB = (
+    "---\n"
+    + 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    + "".join(
+        f"{c}: &{c} [{','.join(['*' + p] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+    + "---\n　　正文。\n"
+)

@@ -27,7 +27,13 @@ from hypothesis import strategies as st
 
 from assistant.cli import main
 from tests.conftest import FIXTURES, ROOT
-from tests.hostile_files import broken_docx, encrypted_pdf
+from tests.hostile_files import (
+    YAML_BOMB,
+    broken_docx,
+    docx_bomb,
+    docx_paragraphs,
+    encrypted_pdf,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -237,6 +243,40 @@ INGEST = [
         1,
         "failed: loop.txt: a link that leads nowhere",
         setup=lambda base: (base / "knowledge" / "loop.txt").symlink_to("loop.txt"),
+    ),  # fmt: skip
+    Case(
+        "ingest-docx-bomb",
+        ["ingest"],
+        1,
+        "failed: bomb.docx: unpacks to 30",
+        setup=lambda base: docx_bomb(base / "knowledge" / "bomb.docx", 300),
+    ),  # fmt: skip
+    Case(
+        "ingest-docx-400k-paragraphs",
+        ["ingest"],
+        1,
+        "failed: many.docx: over 50,000 paragraphs; split the file",
+        setup=lambda base: docx_paragraphs(base / "knowledge" / "many.docx", 400_000, "湖"),
+    ),  # fmt: skip
+    Case(
+        "ingest-yaml-billion-laughs",
+        ["ingest"],
+        1,
+        "failed: laughs.md: invalid front matter: YAML aliases (*name) are not supported",
+        setup=_write("knowledge/laughs.md", YAML_BOMB),
+    ),  # fmt: skip
+    Case(
+        "ingest-link-out-of-the-folder",
+        ["ingest"],
+        1,
+        "failed: passwd.txt: a link that leads outside the knowledge folder; not indexed",
+        setup=lambda base: (base / "knowledge" / "passwd.txt").symlink_to("/etc/passwd"),
+    ),  # fmt: skip
+    Case(
+        "ingest-path-outside-the-folder",
+        ["ingest", "/etc/hostname"],
+        2,
+        "failed: /etc/hostname: outside the knowledge folder",
     ),  # fmt: skip
     Case(
         "ingest-newline-in-name",

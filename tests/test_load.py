@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.load import LoadError, decode_text, load_file
-from tests.hostile_files import minimal_pdf
+from ingest.load import LoadError, ParseLimits, decode_text, load_file
+from tests.hostile_files import YAML_BOMB, docx_bomb, docx_paragraphs, minimal_pdf
 
 TEXT = "　　青岛开发区新引进项目49个，储备重点在谈项目28个。\n"
 MB = 1_000_000
@@ -100,3 +100,38 @@ def test_size_limit_and_missing_path(tmp_path: Path):
 def test_undecodable_bytes_are_rejected():
     with pytest.raises(LoadError, match="^undecodable bytes"):
         decode_text(bytes([0x81, 0xFF, 0xFE, 0x80]) * 200 + b"\x1b\x1c" * 300)
+
+
+def test_what_a_file_expands_to_is_bounded(tmp_path: Path):
+    """The size on disk is not the cost: each limit stops its own kind of file, quickly."""
+    import time
+
+    limits = ParseLimits(max_unpacked_bytes=50 * MB, max_chars=10_000, max_paragraphs=100)
+    docx_bomb(tmp_path / "bomb.docx", 60)
+    docx_paragraphs(tmp_path / "many.docx", 101, "湖")
+    docx_paragraphs(tmp_path / "long.docx", 2, "湖" * 6000)
+    (tmp_path / "long.txt").write_text("湖" * 10_001, encoding="utf-8")
+    (tmp_path / "laughs.md").write_text(YAML_BOMB, encoding="utf-8")
+    expected = {
+        "bomb.docx": "unpacks to 61 MB, over the 50 MB limit",  # 60 MB of text, and the rest
+        "many.docx": "over 100 paragraphs; split the file",
+        "long.docx": "over 10,000 characters of text; split the file",
+        "long.txt": "over 10,000 characters of text; split the file",
+        "laughs.md": "invalid front matter: YAML aliases (*name) are not supported",
+    }
+    started = time.monotonic()
+    for name, reason in expected.items():
+        with pytest.raises(LoadError) as err:
+            load_file(tmp_path / name, MB, limits)
+        assert str(err.value) == reason, name
+    assert (tmp_path / "bomb.docx").stat().st_size < 200_000
+    assert time.monotonic() - started < 30  # the bombs took minutes and gigabytes before
+    docx_paragraphs(tmp_path / "fine.docx", 100, "湖")  # at the limits: read
+    assert load_file(tmp_path / "fine.docx", MB, limits).text.count("湖") == 100
+
+
+def test_plain_front_matter_still_reads():
+    from ingest.load import split_front_matter
+
+    body, meta = split_front_matter("---\ntitle: 年度报告\nsubtitle: 一\n---\n　　正文。\n")
+    assert meta == {"title": "年度报告", "subtitle": "一"} and body == "　　正文。\n"
