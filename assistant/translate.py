@@ -84,9 +84,15 @@ def cedict_entries(cache_dir: Path | None = None) -> dict[str, list[str]]:
     stat = path.stat()
     cache = cache_dir / f"cedict-v2-{stat.st_size}-{stat.st_mtime_ns}.marshal"
     try:
-        return marshal.loads(cache.read_bytes())  # type: ignore[no-any-return]
+        cached = marshal.loads(cache.read_bytes())
     except (OSError, ValueError, EOFError, TypeError):
-        pass
+        cached = None
+    # A damaged file can still load as some other value: anything but the dictionary of word
+    # lists is rebuilt (it took every question down with AttributeError).
+    if isinstance(cached, dict) and cached and isinstance(next(iter(cached.values())), list):
+        return cached
+    if cache.exists():
+        logger.warning("the CC-CEDICT cache %s is damaged; rebuilding it", cache)
     entries = _parse_cedict(path)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)

@@ -43,3 +43,16 @@ def test_the_lookup_follows_the_corpus_vocabulary():
     assert translator.to_chinese("trees and roads") == "树木"
     vocab["words"] = frozenset({"树木", "道路"})  # a new article: a new vocabulary object
     assert translator.to_chinese("trees and roads") == "树木 道路"
+
+
+@pytest.mark.parametrize("damage", [b"", b"\x00garbage", b"i*\x00\x00\x00"], ids=["empty", "junk", "int"])
+def test_a_damaged_dictionary_cache_is_rebuilt(tmp_path, damage: bytes):
+    """A cache that fails to load, or loads as another value (marshal of 42), is rebuilt."""
+    from assistant.translate import cedict_entries
+
+    first = cedict_entries(tmp_path)
+    (cache,) = tmp_path.glob("cedict-*.marshal")
+    cache.write_bytes(damage)
+    cedict_entries.cache_clear()
+    assert cedict_entries(tmp_path) == first
+    assert len(cache.read_bytes()) > 1_000_000  # written again
