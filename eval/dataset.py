@@ -9,7 +9,7 @@ from typing import Any
 
 from assistant.errors import InvalidQuestionError
 from assistant.question import clean_question
-from eval.errors import EvalError
+from eval.errors import EvalError, parse_json, read_input
 
 EVAL_DIR = Path(__file__).resolve().parent
 DEFAULT_DATASET = EVAL_DIR / "dataset.jsonl"
@@ -69,23 +69,20 @@ def _turns(row: dict[str, Any]) -> list[dict[str, Any]]:
 def load_dataset(path: Path, max_question_chars: int = 1000) -> list[dict[str, Any]]:
     """Read and validate a JSONL eval dataset; raise EvalError naming the line and the problem
     (a question `ask` would refuse, e.g. empty once invisible characters go, is one)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise EvalError(f"dataset file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EvalError(f"cannot read dataset file {path}: {type(exc).__name__}") from None
+    text = read_input(path, "dataset file")
     rows: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = parse_json(line)
         except json.JSONDecodeError as exc:
             raise EvalError(
                 f"{path} line {number}: invalid JSON ({exc.msg} at column {exc.colno})"
             ) from None
+        except ValueError as exc:
+            raise EvalError(f"{path} line {number}: invalid JSON ({exc})") from None
         problem = _row_problem(row, seen, max_question_chars)
         if problem:
             raise EvalError(f"{path} line {number}: {problem}")

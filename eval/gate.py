@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from eval.errors import EvalError
+from eval.errors import EvalError, read_input
 from eval.metrics import QUALITY_METRICS
 
 FLOAT_DIGITS = 4
@@ -105,11 +105,7 @@ def load_limits(path: Path) -> Limits:
     Both tables hold metric = { min = x } or { max = x }; a file without [targets] has none.
     """
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise EvalError(f"thresholds file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EvalError(f"cannot read thresholds file {path}: {type(exc).__name__}") from None
+        data = tomllib.loads(read_input(path, "thresholds file"))
     except tomllib.TOMLDecodeError as exc:
         raise EvalError(f"thresholds file {path}: invalid TOML ({exc})") from None
     gate = data.get("thresholds")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.dataset import NEGATIVE
-from eval.errors import EvalError
+from eval.errors import EvalError, parse_json, read_input
 from ingest.text.width import language
 
 OPEN_BOOK = "open-book"
@@ -42,18 +42,13 @@ class Passage:
 
 def load_passages(path: Path) -> list[Passage]:
     """Read an open-book dataset; EvalError names the line and the problem."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise EvalError(f"open-book dataset {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EvalError(f"cannot read open-book dataset {path}: {type(exc).__name__}") from None
+    lines = read_input(path, "open-book dataset").splitlines()
     passages = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = parse_json(line)
             passages.append(
                 Passage(str(row["pid"]), str(row["title"]), str(row["context"]), tuple(row["qas"]))
             )

@@ -11,7 +11,7 @@ from typing import Any
 
 from eval.chart import render_svg
 from eval.diff import diff_reports
-from eval.errors import EvalError
+from eval.errors import EvalError, parse_json, read_input
 from eval.gate import FLOAT_DIGITS, ThresholdResult, gate_passed
 from eval.markdown import render_markdown
 
@@ -182,14 +182,14 @@ def build_report(
 
 def load_report(path: Path) -> dict[str, Any]:
     """An earlier report.json to compare against."""
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.exists():
         raise EvalError(
             f"earlier report {path} does not exist; "
             "pass a report.json written by zone-assistant eval"
-        ) from None
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        )
+    try:
+        report = parse_json(read_input(path, "earlier report"))
+    except ValueError:
         raise EvalError(f"earlier report {path} is not valid JSON") from None
     try:
         usable = isinstance(report["summary"]["assistant"]["overall"], dict) and all(

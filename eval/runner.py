@@ -4,6 +4,7 @@ and report: the table, report.json/md, the chart and the gate (see eval.judge fo
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -98,6 +99,10 @@ def run_cli(
     rows = load_dataset(dataset, app.settings.max_question_chars)
     limits = load_limits(thresholds or DEFAULT_THRESHOLDS)
     earlier = load_report(baseline) if baseline else None
+    for spec in open_books:  # every input checked before any work
+        open_book.load_passages(spec.path)
+        load_limits(spec.thresholds or open_book_thresholds(spec.path))
+    writable(out)
     info = {"path": str(dataset), "questions": len(rows),
             "sha256": hashlib.sha256(dataset.read_bytes()).hexdigest()}  # fmt: skip
     passed = run_suite(app, rows, info, out, limits, earlier, str(baseline or ""))
@@ -106,6 +111,16 @@ def run_cli(
         where = out / "open-book" / spec.path.stem
         passed = run_open_book(app, spec, where, out / "open-book" / "pools") and passed
     return 0 if passed else 1
+
+
+def writable(out: Path) -> None:
+    """Fail before a run of minutes when its report folder cannot be written."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        raise EvalError(f"cannot write the report to {out}: {exc.strerror or exc}") from None
 
 
 def open_book_thresholds(dataset: Path) -> Path:

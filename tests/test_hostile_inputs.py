@@ -336,6 +336,26 @@ EVAL = [
     Case("eval-missing-dataset", ["eval", "--dataset", "{base}/nope.jsonl"], 2, "does not exist"),
     Case("eval-dataset-is-a-dir", ["eval", "--dataset", "{base}/knowledge"], 2, "is a directory"),
     Case(
+        "eval-dataset-is-a-fifo",
+        ["eval", "--dataset", "{base}/d.jsonl"],
+        2,
+        "d.jsonl is not a regular file",
+        setup=lambda base: os.mkfifo(base / "d.jsonl"),
+    ),  # fmt: skip
+    Case(
+        "eval-dataset-nested-100k-deep",
+        ["eval", "--dataset", "{base}/d.jsonl"],
+        2,
+        "line 1: invalid JSON (nested too deeply)",
+        setup=_write("d.jsonl", "[" * 100_000 + "]" * 100_000 + "\n"),
+    ),  # fmt: skip
+    Case(
+        "eval-unwritable-out-before-any-work",
+        ["eval", "--out", "{base}/knowledge/harbor.txt/out"],
+        2,
+        "cannot write the report to",
+    ),  # fmt: skip
+    Case(
         "eval-empty-dataset",
         ["eval", "--dataset", "{base}/d.jsonl"],
         2,
