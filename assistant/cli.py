@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import shutil
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -43,6 +45,8 @@ def friendly_errors(func: F) -> F:
             fail(os_problem(exc), 2)
         except Exception as exc:
             logger.info("unexpected error", exc_info=True)
+            if _disk_full(exc):  # Chroma says "Error in compaction" and the like
+                fail(f"{NO_SPACE}{_SPACE_HINT}", 2)
             fail(f"unexpected {type(exc).__name__}: {one_line(str(exc))} (details: run with -v)", 1)
 
     return wrapper  # type: ignore[return-value]
@@ -54,14 +58,42 @@ def fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+NO_SPACE = "no space left on the disk"
+_SPACE_HINT = "; free some space where ASSISTANT_DATA_DIR is and run it again"
+
+
 def os_problem(exc: OSError) -> str:
     """One line for an operating-system error: which path, what went wrong, what to check."""
-    where = f"{exc.filename}: " if exc.filename else ""
-    what = exc.strerror or type(exc).__name__
+    if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list):
+        # copytree gathers (source, target, why) per file and says only "Error" itself
+        _, target, why = exc.args[0][0]
+        where, what = f"{target}: ", str(why).split(": ")[0]
+    else:
+        where = f"{exc.filename}: " if exc.filename else ""
+        what = exc.strerror or type(exc).__name__
+    if _disk_full(exc):
+        return f"{NO_SPACE} ({where.rstrip(': ')}){_SPACE_HINT}"
     return (
         f"{where}{what}; check that ASSISTANT_DATA_DIR is a folder this user can write and "
         "ASSISTANT_KNOWLEDGE_DIR one it can read"
     )
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """The error, or one it came from, says the disk is full (ENOSPC, SQLite's "database or
+    disk is full"), or the data folder's disk has no room left."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        text = str(seen)
+        if getattr(seen, "errno", None) == errno.ENOSPC or any(
+            words in text for words in ("No space left on device", "database or disk is full")
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    try:
+        return shutil.disk_usage(_settings().data_dir).free < 1_000_000
+    except Exception:  # no settings, no folder: not known to be full
+        return False
 
 
 def _settings() -> Settings:

@@ -287,3 +287,43 @@ def test_bombs_are_skipped_with_bounded_memory(kb: Path):
     print(f"peak RSS of the ingest with the bombs: {peak_mb} MB")
     assert peak_mb < 800
     assert indexed(kb) == ["forest.md", "harbor.txt"]
+
+
+def test_os_problems_name_the_path_and_a_full_disk():
+    import errno as errnos
+
+    from assistant.cli import os_problem
+
+    copy = shutil.Error([("/d/chroma/x", "/d/published/x", "[Errno 28] No space left on device")])
+    assert os_problem(copy).startswith("no space left on the disk (/d/published/x); free some")
+    full = OSError(errnos.ENOSPC, "No space left on device", "/d/chroma/y")
+    assert os_problem(full).startswith("no space left on the disk (/d/chroma/y)")
+    denied = OSError(errnos.EACCES, "Permission denied", "/d/z")
+    assert os_problem(denied).startswith("/d/z: Permission denied; check that ASSISTANT_DATA_DIR")
+
+
+@pytest.fixture()
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A data folder on a 1 MB tmpfs (skipped where this process may not mount one)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(data)],
+                             capture_output=True)  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root and CAP_SYS_ADMIN)")
+    try:
+        yield tmp_path
+    finally:
+        subprocess.run(["umount", "-l", str(data)], check=False)
+
+
+@pytest.mark.integration
+def test_a_full_disk_is_said_as_such(full_disk: Path):
+    """Before: "Error: Error; check that ASSISTANT_DATA_DIR…" from both commands."""
+    shutil.copytree(ROOT / "knowledge", full_disk / "knowledge")
+    code, _, err = cli(full_disk, "ingest")
+    assert code == 2 and "Traceback" not in err
+    assert err.startswith("Error: no space left on the disk (")
+    assert err.strip().endswith("free some space where ASSISTANT_DATA_DIR is and run it again")
+    code, _, err = cli(full_disk, "ask", "中电光谷招商落户了多少家市场主体？")
+    assert code == 2 and err.startswith("Error: no space left on the disk")
