@@ -239,7 +239,9 @@ class Generations:
         for _ in range(3):
             try:
                 return self._open(name)
-            except FileNotFoundError:
+            except StoreDamagedError:
+                if (self.current_name() or name) == name:
+                    raise
                 name = self.current_name() or name
         return self._open(name)
 
@@ -249,7 +251,10 @@ class Generations:
         path = self.root / "gens" / name
         if not path.is_dir():
             lock.close()
-            raise FileNotFoundError(f"published generation {path} is missing")
+            raise StoreDamagedError(
+                f"the published index {path} is missing; rebuild it with: "
+                "zone-assistant ingest --rebuild"
+            )
         try:
             return Generation(name, self.opener(path), lock)
         except Exception as exc:

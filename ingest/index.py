@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,12 @@ Opener = Callable[[Path], Any]
 
 class KnowledgeIndex:
     """One collection's store and the BM25 index that matches its committed documents."""
+
+    # How often an embedded writer commits the documents it has written to its master (which
+    # no reader opens: questions still see only what is published at the end). A killed first
+    # ingest of a large folder kept nothing and re-embedded every file; now it loses at most
+    # this much work, for one small commit per interval.
+    checkpoint_s: float = 10.0
 
     def __init__(
         self,
@@ -104,7 +110,13 @@ class KnowledgeIndex:
         assert self.generations is not None
         if self.generations.current_name() is None:
             self._publish_existing_master()
-        with self.generations.session() as gen:
+        with ExitStack() as stack:
+            try:
+                gen = stack.enter_context(self.generations.session())
+            except StoreDamagedError:
+                if not self._republish():
+                    raise
+                gen = stack.enter_context(self.generations.session())
             if gen is None:
                 raise NoIndexError("no index yet; run: zone-assistant ingest")
             yield self._published_store(gen)
@@ -129,6 +141,30 @@ class KnowledgeIndex:
         with self.generations.writer_lock():
             if self.generations.current_name() is None:
                 self.generations.adopt(self.generations.publish())
+
+    def _republish(self) -> bool:
+        """A published copy that is damaged or missing is published again from the master
+        when the master opens (only a copy was lost: no re-embedding); False when it does not."""
+        gens = self.generations
+        assert gens is not None
+        damaged = gens.current_name()
+        try:
+            with gens.writer_lock():
+                if gens.current_name() != damaged:
+                    return True  # another process has published meanwhile
+                try:
+                    client = gens.opener(gens.master)
+                except Exception:
+                    return False
+                try:
+                    committed = str(ChunkStore(client, self.name, self.build_info).state().gen)
+                finally:
+                    client.close()
+                logger.warning("the published index %s is damaged; publishing it again", damaged)
+                gens.adopt(gens.publish(tag=committed))
+        except OSError:  # a reader that may not write the data folder
+            return False
+        return True
 
     def lexical(self) -> LexicalIndex:
         """The BM25 index of the committed documents: in memory, loaded, or rebuilt from Chroma."""
@@ -165,7 +201,7 @@ class KnowledgeIndex:
             if fresh:
                 shutil.rmtree(target, ignore_errors=True)
             client = _open_master(gens, target)
-            store = ChunkStore(client, self.name, self.build_info)
+            store = ChunkStore(client, self.name, self.build_info, checkpoint_s=self.checkpoint_s)
             done = False
             try:
                 yield store

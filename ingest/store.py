@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -120,12 +121,17 @@ class ChunkStore:
         build_info: dict[str, Any],
         published: bool = False,
         gc_delay: int = 0,
+        checkpoint_s: float | None = None,
     ) -> None:
         self.client = client
         self.name = name
         self.build_info = dict(build_info, schema_version=SCHEMA_VERSION)
         self.published = published
         self.gc_delay = gc_delay
+        # A writer whose readers see only published copies commits whole documents this often,
+        # so that a killed ingest keeps what it had embedded (None: one commit per session).
+        self.checkpoint_s = checkpoint_s
+        self._committed_at = time.monotonic()
         self.changed = False  # the writer publishes only when a session changed something
         self._writing: int | None = None  # the generation being written
         self._state: State | None = None  # a published store's (it never changes)
@@ -359,6 +365,9 @@ class ChunkStore:
             embeddings=[[1.0]],
             metadatas=[{**asdict(record), "gen": gen, "gone": LIVE}],
         )
+        every = self.checkpoint_s
+        if every is not None and time.monotonic() - self._committed_at >= every:
+            self.commit()
 
     def _write_sentences(
         self,
@@ -394,6 +403,7 @@ class ChunkStore:
         if self._writing is None:
             return False
         gen, self._writing = self._writing, None
+        self._committed_at = time.monotonic()
         fingerprint = self._fingerprint(self._read_manifest(gen))
         state = {"gen": gen, "fingerprint": fingerprint}
         col = self._collection(_STATE_SUFFIX)

@@ -327,3 +327,32 @@ def test_a_full_disk_is_said_as_such(full_disk: Path):
     assert err.strip().endswith("free some space where ASSISTANT_DATA_DIR is and run it again")
     code, _, err = cli(full_disk, "ask", "中电光谷招商落户了多少家市场主体？")
     assert code == 2 and err.startswith("Error: no space left on the disk")
+
+
+@pytest.mark.integration
+def test_a_first_ingest_killed_midway_keeps_the_documents_it_committed(tmp_path: Path):
+    """The master commits whole documents as it goes (every KnowledgeIndex.checkpoint_s; 0
+    here): the re-run embeds only what was not done."""
+    from dataclasses import replace
+
+    from ingest.pipeline import ingest_paths
+    from tests.conftest import make_app
+
+    shutil.copytree(FIXTURES / "mini", tmp_path / "knowledge")
+    app = make_app(tmp_path / "data", tmp_path / "knowledge")
+    app.index.checkpoint_s = 0.0
+    real = app.embeddings("ingest")
+
+    class DiesAtTheHarbour:
+        def embed_documents(self, texts):
+            if any("海港" in t for t in texts):
+                raise RuntimeError("killed")
+            return real.embed_documents(texts)
+
+    with pytest.raises(RuntimeError):
+        ingest_paths(app.index, DiesAtTheHarbour(), [tmp_path / "knowledge"],
+                     replace(_options(app), window=1))  # fmt: skip
+    app.close()
+    code, out, _ = cli(tmp_path, "ingest")
+    assert code == 0 and "1 added, 0 updated, 1 unchanged" in out  # forest.md was kept
+    assert indexed(tmp_path) == ["forest.md", "harbor.txt"]

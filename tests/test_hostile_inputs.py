@@ -301,11 +301,32 @@ INGEST = [
         setup=_corrupt("chroma/chroma.sqlite3"),
     ),  # fmt: skip
     Case(
-        "ask-corrupt-published-store",
+        "ask-corrupt-published-store-republished-from-the-master",
+        ["ask", HARBOR],
+        0,
+        "42个",
+        setup=_corrupt("published/gens/*/chroma.sqlite3"),
+    ),  # fmt: skip
+    Case(
+        "ingest-corrupt-published-store",
+        ["ingest"],
+        0,
+        "",
+        setup=_corrupt("published/gens/*/chroma.sqlite3"),
+    ),  # fmt: skip
+    Case(
+        "ask-current-names-a-missing-generation",
+        ["ask", HARBOR],
+        0,
+        "42个",
+        setup=_write("data/published/CURRENT", "gen-000099\n"),
+    ),  # fmt: skip
+    Case(
+        "ask-corrupt-published-store-and-master",
         ["ask", HARBOR],
         2,
-        "ingest --rebuild",
-        setup=_corrupt("published/gens/*/chroma.sqlite3"),
+        "cannot be opened (",
+        setup=_corrupt("*/chroma.sqlite3"),
         keeps_index=False,
     ),  # fmt: skip
     Case("ask-corrupt-lexical-meta", ["ask", HARBOR], 0, "42个", setup=_corrupt("meta.json")),
