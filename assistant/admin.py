@@ -5,9 +5,11 @@ No Gradio here: the tab in `assistant/ui_admin.py` checks the password and calls
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
+import shutil
 import tempfile
 import threading
 import unicodedata
@@ -61,6 +63,61 @@ class Staged:
     previous: bytes | None
 
 
+class UploadJournal:
+    """The uploads being copied and ingested, kept on disk until they are settled: a server
+    stopped in between left files in the folder unindexed, and nobody was told.
+
+    `folder/journal.jsonl` holds one line per upload; `folder/N.previous` the version an
+    upload replaced, so that a failed one can be put back after a restart too.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.lines = folder / "journal.jsonl"
+
+    def add(self, target: Path, previous: bytes | None) -> None:
+        """Record an upload about to be copied to `target` over `previous` (None: a new file)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        number = len(self._entries())
+        backup = ""
+        if previous is not None:
+            backup = f"{number}.previous"
+            (self.folder / backup).write_bytes(previous)
+        with self.lines.open("a", encoding="utf-8") as out:
+            out.write(json.dumps({"target": str(target), "previous": backup}) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+
+    def pending(self) -> list[Staged]:
+        """The uploads that were copied into the folder and never settled."""
+        staged = []
+        for entry in self._entries():
+            target = Path(entry["target"])
+            backup = self.folder / entry["previous"] if entry["previous"] else None
+            previous = backup.read_bytes() if backup is not None and backup.is_file() else None
+            if target.is_file():  # a stop before the copy left nothing to finish
+                staged.append(Staged(target, previous))
+        return staged
+
+    def clear(self) -> None:
+        """Forget every upload (all settled)."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _entries(self) -> list[dict[str, str]]:
+        try:
+            text = self.lines.read_text(encoding="utf-8")
+        except OSError:
+            return []
+        entries = []
+        for line in text.splitlines():
+            try:  # a stop in the middle of a line leaves a partial last one
+                entry = json.loads(line)
+                entries.append({"target": str(entry["target"]), "previous": str(entry["previous"])})
+            except (ValueError, KeyError, TypeError):
+                continue
+        return entries
+
+
 class KnowledgeAdmin:
     """List, upload, delete and re-index the articles of one knowledge folder and index."""
 
@@ -69,6 +126,7 @@ class KnowledgeAdmin:
         self.index = index
         self.ingest = ingest
         self._lock = threading.Lock()  # one change to the knowledge base at a time
+        self._journal = UploadJournal(settings.data_dir / "uploads-pending")
 
     @property
     def max_bytes(self) -> int:
@@ -103,7 +161,7 @@ class KnowledgeAdmin:
         if not files:
             return ["no files uploaded"]
         with self._lock:
-            messages: list[str] = []
+            messages = self._finish_pending()  # an earlier upload that failed midway
             staged: list[Staged] = []
             taken: set[str] = set()
             for path in files:
@@ -114,7 +172,28 @@ class KnowledgeAdmin:
             if staged:
                 summary = self.ingest([s.target for s in staged], progress=progress)
                 messages += self._settle(staged, summary)
+            self._journal.clear()
             return messages
+
+    def recover(self) -> list[str]:
+        """Finish the uploads a stopped server had copied into the folder but not settled
+        (ingested, or the failed ones taken out again); one message each, also logged."""
+        with self._lock:
+            return self._finish_pending()
+
+    def _finish_pending(self) -> list[str]:
+        staged = self._journal.pending()
+        messages = []
+        if staged:
+            summary = self.ingest([s.target for s in staged])
+            messages = [
+                f"finished an upload interrupted by a stop: {m}"
+                for m in self._settle(staged, summary)
+            ]
+            for message in messages:
+                logger.warning("%s", message)
+        self._journal.clear()
+        return messages
 
     def _stage(self, upload: Path, taken: set[str]) -> Staged:
         name = safe_filename(upload.name)
@@ -144,6 +223,7 @@ class KnowledgeAdmin:
                     f"same content as {doc.source}, already in the knowledge base"
                 )
         previous = target.read_bytes() if target.is_file() else None
+        self._journal.add(target, previous)  # before the copy: a stop after it is finished
         _atomic_copy(upload, target)
         taken.add(name)
         return Staged(target, previous)

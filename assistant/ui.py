@@ -122,7 +122,8 @@ def create_app(app: App, stream_delay: float = STREAM_DELAY_S) -> WebApp:
             if settings.admin_password is not None:
                 from assistant.ui_admin import build_admin_tab
 
-                build_admin_tab(app.admin, gate)
+                # Uploads a stopped server had not settled are finished now, and said in the tab.
+                build_admin_tab(app.admin, gate, notice="\n".join(app.admin.recover()))
 
         def ask(question: str) -> dict[str, Any]:
             """Answer one question; returns the same JSON object as `zone-assistant ask --json`."""

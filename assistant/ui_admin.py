@@ -110,8 +110,9 @@ class AdminHandlers:
         return "\n".join(lines), *self.listing(allowed)
 
 
-def build_admin_tab(admin: KnowledgeAdmin, gate: Gatekeeper) -> AdminHandlers:
-    """Add the admin tab to the current Blocks; call inside `gr.Tabs()`."""
+def build_admin_tab(admin: KnowledgeAdmin, gate: Gatekeeper, notice: str = "") -> AdminHandlers:
+    """Add the admin tab to the current Blocks; call inside `gr.Tabs()`. `notice` is shown in
+    its result box until the first action."""
     import gradio as gr
 
     handlers = AdminHandlers(admin)
@@ -184,7 +185,9 @@ def build_admin_tab(admin: KnowledgeAdmin, gate: Gatekeeper) -> AdminHandlers:
                     "确认重建 · Confirm rebuild", variant="stop", elem_id="admin-rebuild-confirm"
                 )
                 cancel_rebuild = gr.Button("取消 · Cancel", elem_id="admin-rebuild-cancel")
-            log = gr.Textbox(label="结果 · Result", lines=6, interactive=False, elem_id="admin-log")
+            log = gr.Textbox(
+                label="结果 · Result", lines=6, interactive=False, elem_id="admin-log", value=notice
+            )
 
         def on_view(request: gr.Request) -> tuple[Any, ...]:
             ok = allowed(request)

@@ -509,6 +509,46 @@ def test_reupload_replaces_and_failed_ingest_restores_the_previous_file(admin_se
     assert "50个" in assistant.ask("海港新区今年新引进重点项目多少个？").answer
 
 
+@pytest.mark.integration
+def test_uploads_a_stop_interrupted_are_finished_at_the_next_start(admin_setup, tmp_path):
+    """A server stopped after copying uploads into the folder and before ingesting them: the
+    next start ingests them (and puts back what a failed one replaced), and says so."""
+    from assistant.admin import KnowledgeAdmin
+    from ingest.pipeline import FileOutcome
+
+    settings, assistant, handlers = admin_setup
+    admin = handlers.admin
+    harbor = settings.knowledge_dir / "harbor.txt"
+    original = harbor.read_bytes()
+    (tmp_path / "lake.txt").write_text("　　湖滨新区今年新建学校三所。\n", encoding="utf-8")
+    (tmp_path / "harbor.txt").write_text("　　海港新区今年新引进重点项目60个。\n", encoding="utf-8")
+
+    def stopped(paths, rebuild=False, progress=None):
+        raise KeyboardInterrupt  # the server process ends here
+
+    real_ingest, admin.ingest = admin.ingest, stopped
+    with pytest.raises(KeyboardInterrupt):
+        admin.upload([tmp_path / "lake.txt", tmp_path / "harbor.txt"])
+    admin.ingest = real_ingest
+    assert (settings.knowledge_dir / "lake.txt").is_file()
+    assert "lake.txt" not in admin.sources()
+
+    def harbor_fails(paths, rebuild=False, progress=None):
+        summary = real_ingest([p for p in paths if p.name != "harbor.txt"])
+        summary.outcomes.append(FileOutcome("harbor.txt", "failed", reason="no sentences found"))
+        return summary
+
+    restarted = KnowledgeAdmin(settings, admin.index, harbor_fails)
+    assert restarted.recover() == [
+        "finished an upload interrupted by a stop: added: lake.txt (1 chunks)",
+        "finished an upload interrupted by a stop: rejected: harbor.txt: no sentences found",
+    ]
+    assert harbor.read_bytes() == original  # the failed upload's previous version is back
+    assert "lake.txt" in restarted.sources()
+    assert restarted.recover() == []  # settled: nothing left to finish
+    assert restarted.delete("lake.txt").startswith("deleted: lake.txt")
+
+
 # --- the API through a real server -----------------------------------------------------------
 
 
