@@ -147,10 +147,13 @@ class Gatekeeper:
         try:
             request: Any = json.loads(body) if body else {}
             session = str(request.get("session_hash") or "")
+            shaped = isinstance(request.get("data"), list) and len(request["data"]) == 1
         except (ValueError, TypeError, AttributeError):
-            session = ""  # Gradio answers a malformed body itself (422)
+            session, shaped = "", True  # Gradio answers a malformed body itself (422)
         if body is None:
             await _reply(send, 413, {"error": "request body too large"})
+        elif not shaped:  # Gradio would log a traceback for a wrong number of inputs
+            await _reply(send, 422, {"error": 'expected {"data": ["<question>"]}'})
         elif session and not self._owns(session, page):
             await _reply(send, 403, {"error": "this session is not yours"})
         elif not self._spend(self._client(scope)):

@@ -130,7 +130,7 @@ def create_app(app: App, stream_delay: float = STREAM_DELAY_S) -> WebApp:
             try:
                 return chat.ask_json(question)
             except UserError as exc:
-                raise gr.Error(public_message(exc)) from None
+                raise gr.Error(public_message(exc), print_exception=False) from None
 
         gr.api(
             ask, api_name="ask", concurrency_id=ANSWER_GROUP, concurrency_limit=ANSWER_CONCURRENCY

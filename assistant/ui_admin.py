@@ -132,7 +132,7 @@ def build_admin_tab(admin: KnowledgeAdmin, gate: Gatekeeper, notice: str = "") -
         try:
             yield
         except AdminLockedError as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None  # a user error: no traceback
 
     def tracker(progress: Any) -> ProgressFn:
         def report(done: int, total: int, stage: str) -> None:

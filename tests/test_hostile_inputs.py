@@ -648,7 +648,7 @@ def test_any_unicode_gets_an_answer_or_a_one_line_error(assistant: Any, question
 
 
 @pytest.mark.server
-def test_web_ask_endpoint_survives_hostile_requests(ingested: Path) -> None:
+def test_web_ask_endpoint_survives_hostile_requests(ingested: Path, capfd: Any) -> None:
     import httpx
 
     from assistant.app import build_app
@@ -692,6 +692,8 @@ def test_web_ask_endpoint_survives_hostile_requests(ingested: Path) -> None:
         assert '"refused": true' in outcomes["html"][1]
         for _, body in outcomes.values():
             assert "Traceback" not in body and "/work/" not in body and str(ROOT) not in body
+        logged = capfd.readouterr()
+        assert "Traceback" not in logged.err + logged.out  # user errors are one line, not logged
         # Still serving, and right.
         status, body = ask({"data": [HARBOR]})
         assert status == 200 and "42个" in re.sub(
