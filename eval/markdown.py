@@ -84,7 +84,7 @@ def _md_gate(report: Mapping[str, Any]) -> list[str]:
         sign = "≥" if t["bound"] == "min" else "≤"
         verdict = {True: "pass", False: "**FAIL**", None: "n/a"}[t["passed"]]
         out.append(
-            f"| {t['metric']} | {sign} {t['target']:.2f} | {fmt('', t['value'])} | {verdict} |"
+            f"| {t['metric']} | {sign} {t['target']:g} | {fmt('', t['value'])} | {verdict} |"
         )
     return out
 
@@ -199,7 +199,7 @@ def _md_targets(targets: Mapping[str, Any]) -> list[str]:
         sign = "≥" if t["bound"] == "min" else "≤"
         verdict = {True: "met", False: f"**not yet met**{short_by(t)}", None: "n/a"}[t["met"]]
         out.append(
-            f"| {t['metric']} | {sign} {t['target']:.2f} | {fmt('', t['value'])} | {verdict} |"
+            f"| {t['metric']} | {sign} {t['target']:g} | {fmt('', t['value'])} | {verdict} |"
         )
     return out
 

@@ -54,7 +54,14 @@ def render_table(report: Mapping[str, Any]) -> str:
             c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
         ]
         lines.append("  ".join(cells).rstrip())
+    lines.append(TEXTBOOK_NOTE)
     return "\n".join(lines)
+
+
+TEXTBOOK_NOTE = (
+    "textbook: the tutorial LangChain pipeline on the same articles and model (split, embed,"
+    " dense top-k, the top chunk as the answer; never refuses), for comparison"
+)
 
 
 def short_by(limit: Mapping[str, Any]) -> str:
@@ -72,7 +79,7 @@ def render_gate(report: Mapping[str, Any]) -> str:
     for t in report["gate"]["thresholds"]:
         sign = ">=" if t["bound"] == "min" else "<="
         verdict = {True: "PASS", False: "FAIL", None: "n/a"}[t["passed"]]
-        lines.append(f"  {t['metric']} {sign} {t['target']:.2f}: {fmt('', t['value'])} {verdict}")
+        lines.append(f"  {t['metric']} {sign} {t['target']:g}: {fmt('', t['value'])} {verdict}")
     lines.append("gate: " + ("passed" if report["gate"]["passed"] else "FAILED"))
     return "\n".join(lines)
 
@@ -97,7 +104,7 @@ def render_targets(report: Mapping[str, Any]) -> str:
     for t in report["targets"]["targets"]:
         sign = ">=" if t["bound"] == "min" else "<="
         verdict = {True: "met", False: "not yet met" + short_by(t), None: "n/a"}[t["met"]]
-        lines.append(f"  {t['metric']} {sign} {t['target']:.2f}: {fmt('', t['value'])} {verdict}")
+        lines.append(f"  {t['metric']} {sign} {t['target']:g}: {fmt('', t['value'])} {verdict}")
     lines.append("targets: " + targets_verdict(report["targets"]))
     return "\n".join(lines)
 

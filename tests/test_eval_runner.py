@@ -28,7 +28,7 @@ from eval.gate import (
 from eval.judge import carrying_sentences, make_record
 from eval.markdown import render_markdown
 from eval.metrics import summarize
-from eval.render import render_diff, render_gate, render_table, render_targets
+from eval.render import TEXTBOOK_NOTE, render_diff, render_gate, render_table, render_targets
 from eval.report import build_report, load_report, miss_reasons, strip_timings
 from eval.runner import DEFAULT_THRESHOLDS, run_cli, run_eval
 from ingest.text.markers import strip_markers
@@ -364,15 +364,16 @@ def test_console_table() -> None:
         "overall   4  0.333     -  1.000   1.000     0.333  0.333  0.667  0.500      -       -        -      -      10  |         0.333  0.333",
         "-" * 133,
         "textbook  4  0.333     -  0.333   0.000     0.000  0.000  0.333  0.250      -       -        -      -       1  |",
+        TEXTBOOK_NOTE,
     ]
 
 
 def test_gate_lines() -> None:
     assert render_gate(make_report(sample_records())).split("\n") == [
         "gate (CI floors; a missed one fails the run, exit 1):",
-        "  fact_accuracy >= 0.90: 0.333 FAIL",
+        "  fact_accuracy >= 0.9: 0.333 FAIL",  # floors as written, never rounded
         "  citation_support >= 0.95: 1.000 PASS",
-        "  negative_rejection >= 0.90: 1.000 PASS",
+        "  negative_rejection >= 0.9: 1.000 PASS",
         "  false_refusal <= 0.05: 0.333 FAIL",
         "  hit@3 >= 0.95: 0.667 FAIL",
         "gate: FAILED",
@@ -395,9 +396,9 @@ def test_targets_are_reported_and_never_decide_the_gate() -> None:
     assert render_targets(report).split("\n") == [
         "targets (the goals; reported only, they do not change the exit code):",
         "  citation_support >= 0.95: 1.000 met",
-        "  fact_accuracy >= 0.90: 0.333 not yet met (short by 0.567)",
+        "  fact_accuracy >= 0.9: 0.333 not yet met (short by 0.567)",
         "  false_refusal <= 0.05: 0.333 not yet met (short by 0.283)",
-        "  hit@5 >= 0.50: 0.667 met",
+        "  hit@5 >= 0.5: 0.667 met",
         "targets: 2 of 4 met; not yet met: fact_accuracy, false_refusal",
     ]
     # Without targets there is no targets section at all.
@@ -411,8 +412,8 @@ def test_targets_all_met_and_not_applicable() -> None:
     assert report["targets"]["all_met"] is True
     assert [t["met"] for t in report["targets"]["targets"]] == [True, None]
     assert render_targets(report).split("\n")[1:] == [
-        "  citation_support >= 0.90: 1.000 met",
-        "  negative_rejection >= 1.00: - n/a",
+        "  citation_support >= 0.9: 1.000 met",
+        "  negative_rejection >= 1: - n/a",
         "targets: all 1 met (1 n/a)",
     ]
     assert "## Targets: all 1 met (1 n/a)" in render_markdown(report)
@@ -491,7 +492,7 @@ def test_markdown_targets_section_says_not_yet_met() -> None:
     assert "## Targets: 2 of 4 met; not yet met: fact_accuracy, false_refusal\n" in md
     assert "a target not yet met does not fail the run" in md
     assert "| citation_support | ≥ 0.95 | 1.000 | met |" in md
-    assert "| fact_accuracy | ≥ 0.90 | 0.333 | **not yet met** (short by 0.567) |" in md
+    assert "| fact_accuracy | ≥ 0.9 | 0.333 | **not yet met** (short by 0.567) |" in md
     assert "| false_refusal | ≤ 0.05 | 0.333 | **not yet met** (short by 0.283) |" in md
     assert md.index("## Gate") < md.index("## Targets") < md.index("## Accuracy per question")
 
@@ -741,11 +742,11 @@ def test_cli_targets_never_change_the_exit_code(
     args = ["eval", "--dataset", str(dataset), "--out", str(out), "--thresholds", str(limits)]
     code, stdout, err = invoke(args, stub_systems)
     assert (code, err) == (0, "")
-    assert "  fact_accuracy >= 0.50: 0.500 PASS\ngate: passed\n" in stdout
+    assert "  fact_accuracy >= 0.5: 0.500 PASS\ngate: passed\n" in stdout
     assert (
         "targets (the goals; reported only, they do not change the exit code):\n"
-        "  fact_accuracy >= 0.90: 0.500 not yet met (short by 0.400)\n"
-        "  negative_rejection >= 0.90: 1.000 met\n"
+        "  fact_accuracy >= 0.9: 0.500 not yet met (short by 0.400)\n"
+        "  negative_rejection >= 0.9: 1.000 met\n"
         "targets: 1 of 2 met; not yet met: fact_accuracy\n"
     ) in stdout
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
@@ -757,7 +758,7 @@ def test_cli_targets_never_change_the_exit_code(
     ]
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "## Targets: 1 of 2 met; not yet met: fact_accuracy" in md
-    assert "| fact_accuracy | ≥ 0.90 | 0.500 | **not yet met** (short by 0.400) |" in md
+    assert "| fact_accuracy | ≥ 0.9 | 0.500 | **not yet met** (short by 0.400) |" in md
     assert ">target 0.9<" in (out / "accuracy.svg").read_text(encoding="utf-8")
 
 
@@ -774,7 +775,7 @@ def test_cli_missed_gate_threshold_exits_1(tmp_path: Path, stub_systems: dict[st
     code, stdout, err = invoke(args, stub_systems)
     assert (code, err) == (1, "")
     assert (
-        "  fact_accuracy >= 0.60: 0.500 FAIL\n  hit@3 >= 0.50: 1.000 PASS\ngate: FAILED\n" in stdout
+        "  fact_accuracy >= 0.6: 0.500 FAIL\n  hit@3 >= 0.5: 1.000 PASS\ngate: FAILED\n" in stdout
     )
     assert "targets: all 1 met\n" in stdout
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
@@ -875,7 +876,7 @@ def test_two_runs_give_identical_reports_and_the_gate_decides_the_exit_code(
     assert report["diff"]["questions"] == {"fixed": [], "broken": [], "added": [], "removed": []}
     assert {m["change"] for m in report["diff"]["metrics"]} <= {"same", "n/a"}
     out = capsys.readouterr().out
-    assert "  fact_accuracy >= 0.90: " in out and "gate: FAILED" in out
+    assert "  fact_accuracy >= 0.9: " in out and "gate: FAILED" in out
     assert "targets (" not in out
     assert f"changes since {first / 'report.json'}:\n  no metric changed" in out
 
