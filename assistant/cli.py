@@ -189,14 +189,17 @@ def serve(host: str, port: int) -> None:
     "--output",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Markdown file to write (default: standard output).",
+    help="File to write: Markdown, or a Word document when it ends in .docx "
+    "(default: Markdown on standard output).",
 )
 @friendly_errors
 def brief(questions_file: Path, output: Path | None) -> None:
-    """Answer QUESTIONS_FILE (one per line; '> ' marks a follow-up) into a Markdown briefing."""
+    """Answer QUESTIONS_FILE (one per line; '> ' marks a follow-up) into a briefing: Markdown,
+    or a Word document with -o NAME.docx."""
     from tqdm import tqdm
 
-    from assistant.briefing import briefing_markdown, histories, read_questions
+    from assistant.briefing import build_briefing, histories, read_questions, render_docx
+    from assistant.briefing import render_markdown as markdown
 
     questions = read_questions(questions_file)
     app = _app()
@@ -209,14 +212,19 @@ def brief(questions_file: Path, output: Path | None) -> None:
             answers.append(assistant.ask(item.text, history=history))
         except UserError as exc:
             answers.append(Answer(question=item.text, answer=f"Error: {exc}", refused=True))
-    document = briefing_markdown(answers, assistant.description, title=app.profile.title)
+    followups = [item.followup for item in questions]
+    briefing = build_briefing(answers, assistant.description, title=app.profile.title,
+                              followups=followups)  # fmt: skip
     if output is None:
-        click.echo(document, nl=False)
+        click.echo(markdown(briefing), nl=False)
         return
-    try:
-        output.write_text(document, encoding="utf-8")
-    except OSError as exc:
-        raise AssistantError(f"cannot write {output}: {exc.strerror or exc}") from None
+    if output.suffix.lower() == ".docx":
+        render_docx(briefing, output)
+    else:
+        try:
+            output.write_text(markdown(briefing), encoding="utf-8")
+        except OSError as exc:
+            raise AssistantError(f"cannot write {output}: {exc.strerror or exc}") from None
     refused = sum(a.refused for a in answers)
     click.echo(
         f"wrote {output}: {len(answers)} questions, {refused} without an answer in the sources",

@@ -191,6 +191,11 @@ def _chat_components(gr: Any, profile: KnowledgeProfile) -> SimpleNamespace:
             interactive=False,
             elem_id="download-conversation",
         )
+        download_word = gr.DownloadButton(
+            "下载 Word 简报 · Download as Word (.docx)",
+            interactive=False,
+            elem_id="download-word",
+        )
         download_one = gr.DownloadButton(
             "下载最新回答 · Download last answer (.md)",
             interactive=False,
@@ -198,7 +203,8 @@ def _chat_components(gr: Any, profile: KnowledgeProfile) -> SimpleNamespace:
         )
     return SimpleNamespace(
         turns=turns, chatbot=chatbot, box=box, send=send, retry=retry, clear=clear,
-        download_all=download_all, download_one=download_one, examples=picked,
+        download_all=download_all, download_word=download_word, download_one=download_one,
+        examples=picked,
     )  # fmt: skip
 
 
@@ -212,11 +218,11 @@ def _chat_events(gr: Any, chat: ChatController, ui: SimpleNamespace) -> None:
     }
     private: dict[str, Any] = {"api_visibility": "private"}
 
-    def downloads(state: list[Turn], request: gr.Request) -> tuple[Any, Any]:
-        conversation, last = chat.export(state, getattr(request, "session_hash", None) or "local")
-        return (
-            gr.DownloadButton(value=conversation, interactive=conversation is not None),
-            gr.DownloadButton(value=last, interactive=last is not None),
+    def downloads(state: list[Turn], request: gr.Request) -> tuple[Any, Any, Any]:
+        files = chat.export(state, getattr(request, "session_hash", None) or "local")
+        return tuple(
+            gr.DownloadButton(value=path, interactive=path is not None)
+            for path in (files.conversation, files.word, files.last)
         )
 
     def on_retry(state: list[Turn], data: gr.RetryData) -> Iterator[ChatUpdate]:
@@ -244,7 +250,9 @@ def _chat_events(gr: Any, chat: ChatController, ui: SimpleNamespace) -> None:
         chatbot.clear(chat.clear, None, outputs, **private),
     ]
     for event in events:  # keep the Markdown downloads in step with the conversation
-        event.then(downloads, [turns], [ui.download_all, ui.download_one], **private)
+        event.then(
+            downloads, [turns], [ui.download_all, ui.download_word, ui.download_one], **private
+        )
     chatbot.like(on_like, [turns], [turns], **private)
 
 

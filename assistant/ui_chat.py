@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assistant.briefing import render_docx, render_markdown
 from assistant.errors import LLMError
 from assistant.feedback import FeedbackStore
 from assistant.pipeline import Assistant
@@ -15,15 +17,24 @@ from assistant.schema import Answer
 from assistant.ui_render import (
     Turn,
     answer_record,
-    briefing_markdown,
     chat_messages,
     render_partial,
     render_question,
     stream_prefixes,
+    turn_briefing,
 )
 from ingest.errors import UserError
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Exports:
+    """The chat's downloads: the conversation (Markdown, Word) and the last answer."""
+
+    conversation: Path | None = None
+    word: Path | None = None
+    last: Path | None = None
 
 STREAM_DELAY_S = 0.03
 UNEXPECTED = "Error: something went wrong while answering; please try again."
@@ -144,22 +155,22 @@ class ChatController:
         updated = Turn(turn.question, turn.answer, turn.error, rating, turn.turn_id)
         return [*turns[:at], updated, *turns[at + 1 :]]
 
-    def export(self, turns: Sequence[Turn], session: str) -> tuple[Path | None, Path | None]:
-        """Write the conversation and its last answer as Markdown briefings (None if empty)."""
+    def export(self, turns: Sequence[Turn], session: str) -> Exports:
+        """Write the conversation as a Markdown and a Word briefing, and its last answer (with
+        the question it follows) as Markdown; all None when there is nothing to export."""
         if not turns:
-            return None, None
+            return Exports()
         folder = self.export_dir / ("".join(ch for ch in session if ch.isalnum())[:64] or "local")
         folder.mkdir(parents=True, exist_ok=True)
-        conversation = folder / "zone-briefing.md"
-        last = folder / "zone-answer.md"
         description = self.assistant.description
-        conversation.write_text(
-            briefing_markdown(turns, description, title=self.title), encoding="utf-8"
-        )
-        last.write_text(
-            briefing_markdown(turns[-1:], description, title=self.title), encoding="utf-8"
-        )
-        return conversation, last
+        whole = turn_briefing(turns, description, title=self.title)
+        last = turn_briefing(turns, description, title=self.title, last_only=True)
+        conversation, word = folder / "zone-briefing.md", folder / "zone-briefing.docx"
+        one = folder / "zone-answer.md"
+        conversation.write_text(render_markdown(whole), encoding="utf-8")
+        render_docx(whole, word)
+        one.write_text(render_markdown(last), encoding="utf-8")
+        return Exports(conversation, word, one)
 
     def ask_json(self, question: str) -> dict[str, Any]:
         """The `ask` API: the same JSON object as `zone-assistant ask --json`."""

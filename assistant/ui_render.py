@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from assistant.briefing import briefing_markdown as document
+from assistant.briefing import Briefing, build_briefing, render_markdown
 from assistant.schema import Answer, Citation, Context
 from ingest.text.markers import MARKER
 
@@ -214,16 +214,28 @@ def stream_prefixes(text: str) -> list[str]:
 # --- Markdown briefing -----------------------------------------------------------------------
 
 
-def briefing_markdown(
-    turns: Sequence[Turn], description: str, exported_at: datetime | None = None, title: str = ""
-) -> str:
-    """A Markdown briefing of the given turns (a whole conversation, or a single answer),
-    in the same format as `zone-assistant brief`."""
+def turn_briefing(
+    turns: Sequence[Turn],
+    description: str,
+    exported_at: datetime | None = None,
+    title: str = "",
+    last_only: bool = False,
+) -> Briefing:
+    """The briefing of a conversation (or of its last answer, with the question it follows),
+    the same document as `zone-assistant brief` writes."""
     answers = [
         t.answer or Answer(question=t.question, answer=f"Error: {t.error}", refused=True)
         for t in turns
     ]
-    return document(answers, description, exported_at or datetime.now(UTC), title=title)
+    when = exported_at or datetime.now(UTC)
+    return build_briefing(answers, description, when, title, last_only=last_only)
+
+
+def briefing_markdown(
+    turns: Sequence[Turn], description: str, exported_at: datetime | None = None, title: str = ""
+) -> str:
+    """A Markdown briefing of the given turns."""
+    return render_markdown(turn_briefing(turns, description, exported_at, title))
 
 
 def answer_record(turn: Turn) -> dict[str, Any]:

@@ -158,14 +158,24 @@ def test_question_gets_an_answer_with_a_citation_card(page: Any, served: dict, t
     assert closest.locator(".src-text").is_visible()
     page.screenshot(path=str(tmp_path / "conversation.png"), full_page=True)
     assert (tmp_path / "answer.png").stat().st_size > 10_000
-    # The conversation downloads as a Markdown briefing.
+    # The conversation downloads as a Markdown briefing (the follow-up under its question)…
     with page.expect_download() as info:
         page.locator("#download-conversation").click()
     briefing = Path(info.value.path()).read_text(encoding="utf-8")
-    assert briefing.startswith("# 海港新区简报问答 · Briefing")
-    assert (
-        "## 1. 海港新区新引进重点项目多少个？" in briefing and "## 4. 火星上有多少人？" in briefing
-    )
+    assert briefing.startswith("# 海港新区简报问答 · 简报 Briefing")
+    assert "## 1. 海港新区新引进重点项目多少个？" in briefing
+    assert "### 2.1 追问 · Follow-up: 那种植树木呢？" in briefing
+    assert "## 3. 火星上有多少人？" in briefing
+    # …and as a Word document with the same headings.
+    from docx import Document
+
+    with page.expect_download() as info:
+        page.locator("#download-word").click()
+    assert info.value.suggested_filename == "zone-briefing.docx"
+    word = Document(info.value.path())
+    assert [p.text for p in word.paragraphs if p.style.name == "Heading 2"] == [
+        "2.1 追问 · Follow-up: 那种植树木呢？"
+    ]
 
 
 def test_markup_in_questions_and_articles_never_runs(page: Any, served: dict):

@@ -188,23 +188,29 @@ def test_brief_writes_markdown_with_endnotes(article_settings, tmp_path: Path):
     sections = text.split("\n## ")
     assert [s.split("\n")[0] for s in sections[1:]] == [
         "1. 中电光谷招商落户了多少家市场主体？",
-        "2. 那投资超千万元的呢？",
-        "3. 平台公司资产总额是多少？",
-        "4. 开发区有多少名公务员？",
-        "References",
+        "2. 平台公司资产总额是多少？",
+        "3. 开发区有多少名公务员？",
+        "参考资料 · References",
     ]
-    assert "1900余家" in sections[1] and sections[1].rstrip().endswith("[1]")
-    assert "600余家" in sections[2] and sections[2].rstrip().endswith(
-        "[1]"
-    )  # same passage, same note
-    assert "近700亿元" in sections[3] and sections[3].rstrip().endswith("[2]")
-    assert "> 知识库中没有找到相关信息。" in sections[4]
-    notes = sections[5].strip().split("\n")[2:]
-    assert len(notes) == 2
-    assert notes[0].startswith(
-        "1. **再领改革之先，勇立开放潮头** (000\\_a43dbe5c9c0e2b82.txt, characters "
-    )
+    first, followup = sections[1].split("\n### ")
+    assert "1900余家" in first and first.rstrip().endswith("[1]")
+    assert followup.startswith("1.1 追问 · Follow-up: 那投资超千万元的呢？")
+    assert "follows: 中电光谷招商落户了多少家市场主体？" in followup
+    assert "600余家" in followup and followup.rstrip().endswith("[1]")  # same passage, same note
+    assert "近700亿元" in sections[2] and sections[2].rstrip().endswith("[2]")
+    assert "资料中未找到答案 · Not found in the sources." in sections[3]
+    notes = sections[4].strip().split("\n")[2:4]
+    assert notes[0].startswith("1. **再领改革之先，勇立开放潮头** (000\\_a43dbe5c9c0e2b82.txt, 第")
     assert "1900余家" in notes[0] and "近700亿元" in notes[1]
+    assert "not found in the sources: 3" in text.split("\n## ")[0]  # the overview names it
+
+    word = tmp_path / "briefing.docx"
+    code, _, stderr = invoke(["brief", str(questions), "-o", str(word)], env_for(article_settings))
+    assert code == 0 and stderr.endswith(f"wrote {word}: 4 questions, 1 without an answer in the sources\n")
+    from docx import Document
+
+    headings = [p.text for p in Document(str(word)).paragraphs if p.style.name == "Heading 2"]
+    assert headings == ["1.1 追问 · Follow-up: 那投资超千万元的呢？"]
 
 
 def test_brief_missing_file_is_one_line(tmp_path: Path):
