@@ -39,12 +39,19 @@ DEFAULT_DESCRIPTION = (
 )
 
 
-def header_html(profile: KnowledgeProfile, description: str) -> str:
-    """The page header: the knowledge base's title, what answers are, which models answer."""
+def header_html(profile: KnowledgeProfile) -> str:
+    """The page header: the knowledge base's title in both languages, what answers are."""
     return (
-        f'<div class="zone-header"><h2>{html.escape(profile.title)}</h2>'
-        f"<p>{html.escape(profile.description or DEFAULT_DESCRIPTION)}</p>"
-        f'<p class="zone-model">{html.escape(description)}</p></div>'
+        f'<div class="zone-header"><h2>{html.escape(profile.heading)}</h2>'
+        f"<p>{html.escape(profile.description or DEFAULT_DESCRIPTION)}</p></div>"
+    )
+
+
+def about_html(description: str) -> str:
+    """The page's foot: which models answer, folded (it means little to an investor)."""
+    return (
+        '<details class="zone-about"><summary>关于 · About</summary>'
+        f'<p class="zone-model">{html.escape(description)}</p></details>'
     )
 
 
@@ -115,7 +122,7 @@ def create_app(app: App, stream_delay: float = STREAM_DELAY_S) -> WebApp:
     with gr.Blocks(
         title=profile.heading, analytics_enabled=False, delete_cache=(3600, 3600)
     ) as demo:
-        gr.HTML(header_html(profile, assistant.description))
+        gr.HTML(header_html(profile))
         with gr.Tabs():
             with gr.Tab("问答 · Chat", id="chat"):
                 _chat_tab(gr, chat, profile)
@@ -124,6 +131,7 @@ def create_app(app: App, stream_delay: float = STREAM_DELAY_S) -> WebApp:
 
                 # Uploads a stopped server had not settled are finished now, and said in the tab.
                 build_admin_tab(app.admin, gate, notice="\n".join(app.admin.recover()))
+        gr.HTML(about_html(assistant.description))
 
         def ask(question: str) -> dict[str, Any]:
             """Answer one question; returns the same JSON object as `zone-assistant ask --json`."""
