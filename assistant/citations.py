@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 from assistant.schema import REFUSAL, Citation, Context, Draft
 from ingest.text.markers import normalize_markers, renumber_markers
-from ingest.text.quantities import NUMBER, SCALED, contains_number, scaled_amounts
+from ingest.text.quantities import NUMBER, Amount, amounts, contains_number, same_amount
 from ingest.text.sentences import split_sentences
 from ingest.text.tokens import ascii_words, bigrams, tokenize
 from ingest.text.width import collapse, fold, has_cjk, language, squash
@@ -108,24 +108,25 @@ def split_claims(answer: str) -> list[Claim]:
 
 
 def unsupported_details(claim_text: str, chunk_text: str) -> list[str]:
-    """Numbers and quoted names of the claim that its chunk does not contain.
+    """Figures, numbers and quoted names of the claim that its chunk does not state.
 
-    A scaled English amount is found in its Chinese form too: '70 billion' matches '700亿'.
-    Numbers are looked for with line breaks removed (a figure a narrow column broke) and with
-    spaces kept ("T-92 40公厘": removed, 92 would run into 40); names with commas removed on
-    both sides ("《Love me, Kelly》").
+    A figure with a scale or a currency ('70 billion yuan', '700亿元') must be worth what one
+    of the chunk's figures is worth, in either language, without the opposite qualifier:
+    '700 billion yuan' is not '700亿元' though the digits are (a wrong 万/亿 is the costliest
+    mistake an investor can copy), 'over 70 billion' is not '近700亿'. Other numbers must occur
+    in the chunk as whole numbers, looked for with line breaks removed (a figure a narrow
+    column broke) and with spaces kept ("T-92 40公厘": removed, 92 would run into 40); names
+    with commas removed on both sides ("《Love me, Kelly》").
     """
     chunk = squash(chunk_text).replace(",", "")
     spaced = collapse(chunk_text).replace(",", "")
-    amounts = scaled_amounts(chunk_text)
-    scaled = {m.start(1): m for m in SCALED.finditer(claim_text)}
-    missing = []
+    claimed = [a for a in amounts(claim_text) if a.strict]
+    missing = [a.text for a in figure_mismatches(claimed, chunk_text)]
     for match in NUMBER.finditer(claim_text):
+        if any(a.start <= match.start() < a.end for a in claimed):
+            continue  # judged as a figure above
         number = match.group(0).replace(",", "")
-        if contains_number(chunk, number) or contains_number(spaced, number):
-            continue
-        amount = scaled.get(match.start())
-        if amount is None or scaled_amounts(amount.group(0)) - amounts:
+        if not (contains_number(chunk, number) or contains_number(spaced, number)):
             missing.append(match.group(0))
     missing += [q for q in _QUOTED.findall(claim_text) if squash(q).replace(",", "") not in chunk]
     return missing
@@ -288,7 +289,28 @@ def check(
         if n not in quotes and supporting:
             quotes[n] = best_sentence(supporting, ctx.text)
     text, citations = renumber(kept, draft.cited, quotes)
+    if any(wrong_figures(claim, draft.cited) for claim in dropped):
+        text += "\n" + FIGURE_REMOVED[lang]  # the reader is told, not left to guess
     return Checked(text, citations, False)
+
+
+FIGURE_REMOVED = {
+    "zh": "（已删去一句：其中的数字与所引原文不符。）",
+    "en": "(One sentence was removed: its figure is not what the quoted source says.)",
+}
+
+
+def wrong_figures(claim: Claim, cited: dict[int, Context]) -> list[str]:
+    """The claim's figures with a scale or currency that no passage it cites states."""
+    chunks = "\n".join(cited[m].text for m in claim.markers if m in cited)
+    claimed = [a for a in amounts(claim.text) if a.strict]
+    return [a.text for a in figure_mismatches(claimed, chunks)] if chunks else []
+
+
+def figure_mismatches(claimed: Sequence[Amount], chunk_text: str) -> list[Amount]:
+    """The claimed amounts that no amount of the chunk is worth (see unsupported_details)."""
+    stated = amounts(squash(chunk_text)) + amounts(collapse(chunk_text))
+    return [a for a in claimed if not any(same_amount(a, s) for s in stated)]
 
 
 def merge_checked(parts: Sequence[Checked], lang: str) -> Checked:

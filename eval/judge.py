@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from assistant.schema import Answer
-from eval.matching import extract_numbers, match_fact, normalize
+from eval.matching import extract_numbers, match_fact, normalize, same_quantity
 from eval.metrics import citation_supported, evidence_rank
 from ingest.text.markers import marker_runs, strip_markers
 
@@ -78,6 +78,23 @@ def judge_citations(
         )
         judged.append({"n": c.n, "chunk_id": c.chunk_id, "quote": c.quote, "supported": ok})
     return (bool(judged) and all(j["supported"] for j in judged)), judged
+
+
+def figure_support(answer: Answer) -> tuple[int, int]:
+    """(figures stated, figures the quotes of their sentence's citations state) over the answer's
+    sentences, by value and unit with the judge's own number parser: 'approximately 700 billion
+    yuan' citing '近700亿元' is stated and not supported."""
+    if answer.refused:
+        return 0, 0
+    quotes = {c.n: c.quote for c in answer.citations}
+    stated = supported = 0
+    for n, sentences in carrying_sentences(answer.answer).items():
+        held = extract_numbers(quotes.get(n, ""))
+        for sentence in sentences:
+            for quantity in extract_numbers(sentence):
+                stated += 1
+                supported += any(same_quantity(quantity, h) for h in held)
+    return stated, supported
 
 
 def grounded(answer: Answer, facts: Sequence[Sequence[str]]) -> bool:
@@ -137,6 +154,7 @@ def make_record(row: Mapping[str, Any], answer: Answer) -> dict[str, Any]:
     verdicts = [match_fact(plain, f) for f in row["facts"]]
     citation_ok, citations = judge_citations(answer, row)
     correct = (not answer.refused and all(v == "match" for v in verdicts)) if answerable else None
+    figures_stated, figures_supported = figure_support(answer)
     return {
         "id": row["id"],
         "type": row["type"],
@@ -153,6 +171,8 @@ def make_record(row: Mapping[str, Any], answer: Answer) -> dict[str, Any]:
         "fact_verdicts": verdicts,
         "correct": correct,
         "grounded": grounded(answer, row["facts"]) if answerable else None,
+        "figures_stated": figures_stated,
+        "figures_supported": figures_supported,
         "short_answer": answer.short_answer,
         "short_correct": short_correct(answer, row["facts"]) if answerable else None,
         "signals": answer.signals,

@@ -14,7 +14,7 @@ Metrics = dict[str, float | int | None]
 QUALITY_METRICS = (
     "fact_accuracy", "grounded_accuracy", "citation_support", "negative_rejection",
     "false_refusal", "hit@1", "hit@3", "hit@5", "mrr", "short_accuracy", "short_precision",
-    "short_shown",
+    "short_shown", "figure_faithfulness",
 )  # fmt: skip
 
 _RECORD_KEYS = ("answerable", "refused", "correct", "rank", "citation_ok", "latency_ms")
@@ -157,9 +157,17 @@ def _group_metrics(records: Sequence[Mapping[str, Any]]) -> Metrics:
         if answerable and all("short_answer" in r for r in answerable)
         else None,
         "short_chars_p50": percentile(shorts, 50) if shorts else None,
+        # Figures the answers state that the quotes they cite state (records without the key,
+        # or no figure stated: None).
+        "figure_faithfulness": _share(records, "figures_supported", "figures_stated"),
         "latency_p50": percentile(latencies, 50),
         "latency_p95": percentile(latencies, 95),
     }
+
+
+def _share(records: Sequence[Mapping[str, Any]], part: str, whole: str) -> float | None:
+    total = sum(int(r.get(whole) or 0) for r in records)
+    return sum(int(r.get(part) or 0) for r in records) / total if total else None
 
 
 def summarize(records: Sequence[Mapping[str, Any]], by: str = "type") -> dict[str, Metrics]:

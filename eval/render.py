@@ -10,7 +10,7 @@ COLUMNS = (
     ("negative_rejection", "reject"),
     ("false_refusal", "f.refuse"), ("hit@1", "hit@1"), ("hit@3", "hit@3"), ("mrr", "mrr"),
     ("short_accuracy", "short"), ("short_precision", "s.prec"), ("short_shown", "s.shown"),
-    ("short_chars_p50", "s.len"), ("latency_p50", "p50 ms"),
+    ("short_chars_p50", "s.len"), ("figure_faithfulness", "fig"), ("latency_p50", "p50 ms"),
 )  # fmt: skip
 
 

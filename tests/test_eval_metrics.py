@@ -154,6 +154,7 @@ def test_summarize_per_type() -> None:
         "short_precision": None,
         "short_shown": None,
         "short_chars_p50": None,
+        "figure_faithfulness": None,
         "latency_p50": 200.0,
         "latency_p95": 290.0,
     }
@@ -172,6 +173,7 @@ def test_summarize_per_type() -> None:
         "short_precision": None,
         "short_shown": None,
         "short_chars_p50": None,
+        "figure_faithfulness": None,
         "latency_p50": 100.0,
         "latency_p95": 145.0,
     }
@@ -236,3 +238,25 @@ def test_short_answer_precision_counts_only_the_shown_ones() -> None:
     assert m["short_precision"] == pytest.approx(1 / 3)
     assert m["short_shown"] == pytest.approx(2 / 4)
     assert m["short_accuracy"] == pytest.approx(1 / 4)
+
+
+def test_figure_faithfulness_counts_figures_by_value_against_their_quotes():
+    """The 700亿元 case: the digits of the quote, ten times its value, is stated and not held."""
+    from assistant.schema import Answer, Citation
+    from eval.judge import figure_support
+    from eval.metrics import summarize
+
+    cites = [Citation(1, "c", "a.txt", "平台公司资产总额近700亿元"),
+             Citation(2, "d", "a.txt", "招商落户1900余家")]  # fmt: skip
+    wrong = Answer("q", "Assets are approximately 700 billion yuan [1]. 1,900 firms [2].", False,
+                   cites)  # fmt: skip
+    right = Answer("q", "Assets are nearly 70 billion yuan [1].", False, cites)
+    assert figure_support(wrong) == (2, 1)
+    assert figure_support(right) == (1, 1)
+    assert figure_support(Answer("q", "没有。", True)) == (0, 0)
+    records = [
+        {"type": "fact", "answerable": True, "refused": False, "correct": True, "rank": 1,
+         "citation_ok": True, "latency_ms": 1.0, "figures_stated": s, "figures_supported": h}
+        for s, h in (figure_support(wrong), figure_support(right))
+    ]  # fmt: skip
+    assert summarize(records)["overall"]["figure_faithfulness"] == 2 / 3

@@ -357,13 +357,13 @@ def test_console_table() -> None:
     table = render_table(make_report(sample_records()))
     assert table.split("\n") == [
         # "grnd" is "-": these records were not judged for grounding (no "grounded" key)
-        "group     n   fact  grnd   cite  reject  f.refuse  hit@1  hit@3    mrr  short  s.prec  s.shown  s.len  p50 ms  |  textbook acc  hit@3",
-        "fact      2  0.500     -  1.000       -     0.000  0.500  1.000  0.750      -       -        -      -      20  |         0.500  0.500",
-        "negative  1      -     -      -   1.000         -      -      -      -      -       -        -      -      10  |         0.000      -",
-        "number    1  0.000     -      -       -     1.000  0.000  0.000  0.000      -       -        -      -      10  |         0.000  0.000",
-        "overall   4  0.333     -  1.000   1.000     0.333  0.333  0.667  0.500      -       -        -      -      10  |         0.333  0.333",
-        "-" * 133,
-        "textbook  4  0.333     -  0.333   0.000     0.000  0.000  0.333  0.250      -       -        -      -       1  |",
+        "group     n   fact  grnd   cite  reject  f.refuse  hit@1  hit@3    mrr  short  s.prec  s.shown  s.len  fig  p50 ms  |  textbook acc  hit@3",
+        "fact      2  0.500     -  1.000       -     0.000  0.500  1.000  0.750      -       -        -      -    -      20  |         0.500  0.500",
+        "negative  1      -     -      -   1.000         -      -      -      -      -       -        -      -    -      10  |         0.000      -",
+        "number    1  0.000     -      -       -     1.000  0.000  0.000  0.000      -       -        -      -    -      10  |         0.000  0.000",
+        "overall   4  0.333     -  1.000   1.000     0.333  0.333  0.667  0.500      -       -        -      -    -      10  |         0.333  0.333",
+        "-" * 138,
+        "textbook  4  0.333     -  0.333   0.000     0.000  0.000  0.333  0.250      -       -        -      -    -       1  |",
         TEXTBOOK_NOTE,
     ]
 
@@ -608,7 +608,8 @@ def test_targets_are_optional_in_a_thresholds_file(tmp_path: Path) -> None:
 MALFORMED_SPEC = "needs exactly one of { min = x } or { max = x } with x between 0 and 1"
 KNOWN = (
     "known: fact_accuracy, grounded_accuracy, citation_support, negative_rejection, "
-    "false_refusal, hit@1, hit@3, hit@5, mrr, short_accuracy, short_precision, short_shown"
+    "false_refusal, hit@1, hit@3, hit@5, mrr, short_accuracy, short_precision, short_shown, "
+    "figure_faithfulness"
 )
 GOOD_GATE = "[thresholds]\nmrr = { min = 0.5 }\n"
 

@@ -254,6 +254,25 @@ def test_numbers_match_whole_numbers_and_scaled_amounts() -> None:
     assert len(bad) == 2
 
 
+@pytest.mark.parametrize(
+    ("claim", "supported"),
+    [
+        ("The platform companies' assets total approximately 700 billion yuan [1].", False),
+        ("The platform companies' assets total nearly 70 billion yuan [1].", True),
+        ("The platform companies' assets total over 70 billion yuan [1].", False),  # 近 = nearly
+        ("The platform companies' assets total RMB 70 billion [1].", True),
+        ("平台公司资产总额近700万元。[1]", False),
+        ("平台公司资产总额近700亿元。[1]", True),
+        ("中电光谷招商落户1,900 companies [1].", True),
+    ],
+)
+def test_a_figure_is_checked_by_its_value_not_its_digits(claim: str, supported: bool) -> None:
+    """The 700亿元 case: '700 billion' has the passage's digits and ten times its value."""
+    ctx = Context("c", "a.txt", "平台公司资产总额近700亿元，中电光谷招商落户1900余家。", 1.0)
+    ok, bad = verify(claim, {1: ctx})
+    assert (len(ok), len(bad)) == ((1, 0) if supported else (0, 1))
+
+
 # --- end to end through the pipeline with a fake model -------------------------------------------
 
 
@@ -283,6 +302,23 @@ def test_invented_facts_are_dropped_and_all_invented_means_refusal(tmp_path: Pat
         fake.reply = "另有外资企业350家。[1]开发区排名全国第一。[5]"
         refused = ask(tmp_path, fake, QUESTION, [C1, C2])
     assert (refused.refused, refused.answer, refused.citations) == (True, REFUSAL["zh"], [])
+
+
+def test_a_sentence_with_a_wrong_figure_is_removed_and_the_answer_says_so(tmp_path: Path) -> None:
+    """What Qwen2.5 1.5B wrote for 平台公司资产总额近700亿元: the digits, ten times the value."""
+    assets = Context("c3", "a.txt", "开发区平台公司资产总额近700亿元，信用评级AA+。", 0.9)
+    reply = (
+        "The platform companies' total assets are approximately 700 billion yuan [1]. "
+        "They hold an AA+ credit rating [1]."
+    )
+    question = "What is the total asset value of the zone's platform companies?"
+    with FakeLLM(reply) as fake:
+        answer = ask(tmp_path, fake, question, [assets])
+    assert "700 billion" not in answer.answer
+    assert answer.answer == (
+        "They hold an AA+ credit rating [1].\n"
+        "(One sentence was removed: its figure is not what the quoted source says.)"
+    )
 
 
 def test_a_grounded_reply_that_ignores_the_question_is_a_refusal(tmp_path: Path) -> None:

@@ -81,7 +81,11 @@ def test_whole_numbers_and_scaled_amounts():
     assert quantities.contains_number("投资超千万元的600余家", "600")
     assert not quantities.contains_number("市场主体1600余家", "600")
     assert not quantities.contains_number("增长3.600", "600")
-    assert quantities.scaled_amounts("近700亿元，70 billion，1.5万") == {7 * 10**10, 15000}
+    found = quantities.amounts("近700亿元，over 70 billion yuan，1.5万，1,900余家，40%")
+    assert [(a.value, a.direction, a.strict) for a in found] == [
+        (7e10, "less", True), (7e10, "more", True), (15000, "", True), (1900, "more", False),
+        (40, "", False),
+    ]  # fmt: skip
 
 
 def test_evidence_of_a_figure_a_date_a_frequency():

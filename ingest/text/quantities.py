@@ -25,13 +25,6 @@ _HAS_FREQUENCY = re.compile(
     r"每[天日周月季年]|每个?(星期|季度|工作日)|\d+次|[一两二三四五六七八九十]次|daily|weekly|monthly"
 )
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_SCALES = {
-    "万": 10**4, "亿": 10**8, "万亿": 10**12, "thousand": 10**3, "million": 10**6,
-    "billion": 10**9, "trillion": 10**12,
-}  # fmt: skip
-SCALED = re.compile(
-    r"(\d+(?:[.,]\d+)*)\s*(万亿|亿|万|thousand|million|billion|trillion)", re.IGNORECASE
-)
 _DATE = re.compile(r"(\d{4})年(?:(\d{1,2})月(?:份)?)?")
 _QUANTITY = re.compile(
     r"(?P<pre>近|超过|超|约|逾)?(?P<num>\d+(?:\.\d+)?)(?P<approx>余|多)?(?P<mult>万|亿)?"
@@ -68,14 +61,6 @@ def contains_number(text: str, number: str) -> bool:
     return re.search(rf"(?<![\d.]){re.escape(number)}(?!\d|\.\d)", text) is not None
 
 
-def scaled_amounts(text: str) -> set[int]:
-    """Every scaled amount of the text as a plain value: '700亿' and '70 billion' → 70000000000."""
-    return {
-        round(float(m.group(1).replace(",", "")) * _SCALES[m.group(2).lower()])
-        for m in SCALED.finditer(text)
-    }
-
-
 @dataclass(frozen=True)
 class Figure:
     """A figure with its unit, as written: '350余亿元' is 3.5e10, approximate ('余'), unit 元."""
@@ -107,6 +92,75 @@ def dates(text: str) -> list[tuple[str, int, int, int | None]]:
         (m[0], m.start(), int(m[1]), int(m[2]) if m[2] and 1 <= int(m[2]) <= 12 else None)
         for m in _DATE.finditer(text)
     ]
+
+
+# An amount as either language writes it: a qualifier, the number, a scale, a unit.
+_MORE = "超过|超|逾|多于|高于|more than|over|above|exceeding|in excess of"
+_LESS = "将近|接近|近|不到|不足|nearly|almost|close to|under|less than|just under"
+_ABOUT = "约|大约|左右|about|approximately|around|roughly|some"
+_MONEY = r"元|人民币|美元|欧元|港元|yuan|rmb|cny|renminbi|dollars?|usd|euros?"
+AMOUNT = re.compile(
+    rf"(?:(?P<pre>{_MORE}|{_LESS}|{_ABOUT})\s*)?(?:(?P<cur>rmb|cny|us\$|\$|¥|￥)\s*)?"
+    r"(?P<num>\d+(?:[.,]\d+)*)\s*(?P<approx>余|多|\+)?\s*"
+    r"(?P<scale>万亿|亿|万|千|thousand|million|billion|trillion|bn|mn)?\s*(?P<approx2>余|多)?"
+    rf"\s*(?P<unit>{_MONEY})?",
+    re.IGNORECASE,
+)
+_SCALE_VALUES = {
+    "万亿": 1e12, "亿": 1e8, "万": 1e4, "千": 1e3, "thousand": 1e3, "million": 1e6,
+    "mn": 1e6, "billion": 1e9, "bn": 1e9, "trillion": 1e12,
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Amount:
+    """A number as stated, with what it is worth: '近700亿元' is 7e10, 'less' than it, money."""
+
+    text: str
+    start: int
+    end: int
+    value: float
+    direction: str  # 'more' (余, over), 'less' (近, nearly), '' (exact or about)
+    money: bool
+    scaled: bool
+
+    @property
+    def strict(self) -> bool:
+        """Its size is the claim (a scale or money): the value must match, not the digits."""
+        return self.scaled or self.money
+
+
+def amounts(text: str) -> list[Amount]:
+    """Every number of the text as an amount: '700 billion yuan', '近700亿元', '1,900余家'."""
+    out = []
+    for m in AMOUNT.finditer(text):
+        try:
+            number = float(m["num"].replace(",", ""))
+        except ValueError:  # "1.2.3"
+            continue
+        scale = (m["scale"] or "").lower()
+        pre = (m["pre"] or "").lower()
+        direction = (
+            "more"
+            if m["approx"] or m["approx2"] or re.fullmatch(_MORE, pre)
+            else "less"
+            if re.fullmatch(_LESS, pre)
+            else ""
+        )
+        start = m.start("num") if not (m["pre"] or m["cur"]) else m.start()
+        out.append(
+            Amount(m[0].strip(), start, m.end(), number * _SCALE_VALUES.get(scale, 1.0),
+                   direction, bool(m["unit"] or m["cur"]), bool(scale))
+        )  # fmt: skip
+    return out
+
+
+def same_amount(claimed: Amount, stated: Amount) -> bool:
+    """The claim states this amount: the same value (to rounding), no opposite qualifier
+    ('over 70 billion' is not '近700亿', nearly 70 billion)."""
+    close = abs(claimed.value - stated.value) <= 1e-6 * max(abs(stated.value), 1.0)
+    opposite = {claimed.direction, stated.direction} == {"more", "less"}
+    return close and not opposite
 
 
 def english_figure(figure: Figure) -> str:
