@@ -20,7 +20,7 @@ from assistant.schema import Answer, Citation, Context
 from ingest.text.markers import MARKER
 
 # A streaming piece: text up to a clause end, with the [n] markers that follow it.
-_PIECE = re.compile(r"[^，。；！？,;!?\n]*(?:[，。；！？,;!?\n]+|$)(?:\[\d{1,3}\])*")
+_PIECE = re.compile(rf"[^，。；！？,;!?\n]*(?:[，。；！？,;!?\n]+|$)(?:{MARKER.pattern})*")
 
 REFUSAL_BADGE = "未找到依据 · No supported answer"
 SOURCES_LABEL = "来源 · Sources"

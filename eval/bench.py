@@ -5,13 +5,13 @@ from __future__ import annotations
 import random
 import resource
 import shutil
-import statistics
 import time
 from pathlib import Path
 from typing import Any
 
 from assistant.app import App, build_app
 from assistant.settings import Settings
+from eval.metrics import percentile
 from ingest.text.sentences import split_sentences
 
 ARTICLE = Path(__file__).resolve().parent.parent / "knowledge" / "000_a43dbe5c9c0e2b82.txt"
@@ -142,16 +142,12 @@ def bench_answer(app: App, questions: list[str], repeat: int = 3) -> dict[str, A
             assistant.ask(text)
             ask_ms.append((time.perf_counter() - t0) * 1000)
 
-    def pct(values: list[float], p: float) -> float:
-        ordered = sorted(values)
-        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
     return {
         "questions": len(questions),
         "repeat": repeat,
-        "ask_p50_ms": round(statistics.median(ask_ms), 2),
-        "ask_p95_ms": round(pct(ask_ms, 95), 2),
-        "bare_search_p50_ms": round(statistics.median(bare_ms), 2),
-        "bare_search_p95_ms": round(pct(bare_ms, 95), 2),
-        "ratio_p50": round(statistics.median(ask_ms) / statistics.median(bare_ms), 2),
+        "ask_p50_ms": round(percentile(ask_ms, 50), 2),
+        "ask_p95_ms": round(percentile(ask_ms, 95), 2),
+        "bare_search_p50_ms": round(percentile(bare_ms, 50), 2),
+        "bare_search_p95_ms": round(percentile(bare_ms, 95), 2),
+        "ratio_p50": round(percentile(ask_ms, 50) / percentile(bare_ms, 50), 2),
     }

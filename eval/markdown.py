@@ -11,10 +11,6 @@ from eval.render import COLUMNS, fmt, short_by, targets_verdict, type_accuracy
 SNIPPET_CHARS = 200
 
 
-def _cell(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def _snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[:limit] + "…"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ import click
 from eval.bench import synthetic_corpus
 from eval.chroma_server import ChromaServer
 from eval.dataset import DEFAULT_DATASET, load_dataset
+from eval.metrics import percentile
 
 STAGES = ("embed query", "dense search", "lexical search", "sentence vectors", "answer",
           "check citations", "prepare", "retrieve")  # fmt: skip
@@ -133,11 +133,11 @@ def probe(repeat: int, canary_question: str) -> dict[str, Any]:
                 stages[name].append(timings.get(name, 0.0))
     return {
         "start_s": round(start_s, 2),
-        "ask_p50_ms": round(statistics.median(totals), 1),
-        "ask_p95_ms": round(_percentile(totals, 95), 1),
+        "ask_p50_ms": round(percentile(totals, 50), 1),
+        "ask_p95_ms": round(percentile(totals, 95), 1),
         "bare_search_p50_ms": round(_bare_search(app, questions, repeat), 1),
-        "stages_p50_ms": {k: round(statistics.median(v), 2) for k, v in stages.items()},
-        "stages_p95_ms": {k: round(_percentile(v, 95), 2) for k, v in stages.items()},
+        "stages_p50_ms": {k: round(percentile(v, 50), 2) for k, v in stages.items()},
+        "stages_p95_ms": {k: round(percentile(v, 95), 2) for k, v in stages.items()},
         "canary_refused": canary.refused,
         "canary_signals": canary.signals,
     }
@@ -154,12 +154,7 @@ def _bare_search(app: Any, questions: list[str], repeat: int) -> float:
             t0 = time.perf_counter()
             store.similarity_search(question, k=app.settings.k)
             times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
-
-
-def _percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+    return percentile(times, 50)
 
 
 def growth(rows: list[dict], key: str) -> list[dict]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import threading
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.dataset import DEFAULT_DATASET, load_dataset
+from eval.metrics import percentile
 from eval.processes import free_port, stop, wait_until_up
 
 WARM_UP_SHARE = 0.2  # the first fifth of the run is warm-up
@@ -97,14 +97,6 @@ def _client(n: int, url: str, questions: list[str], until: float, tally: Tally) 
                 tally.add(None, f"{type(exc).__name__}: {str(exc)[:120]}")
 
 
-def percentile(values: list[float], p: float) -> float:
-    """The p-th percentile (nearest rank); 0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
-
-
 def soak(clients: int, seconds: float, out: Path, dataset: Path = DEFAULT_DATASET) -> dict:
     """Run the soak; write soak.json and soak.md into out; return the result."""
     questions = [row["question"] for row in load_dataset(dataset)]
@@ -155,9 +147,9 @@ def _run(pid: int, url: str, questions: list[str], clients: int, seconds: float)
         "errors": len(tally.errors),
         "error_kinds": sorted(set(tally.errors))[:10],
         "throughput_rps": round(len(lat) / wall, 2) if wall else 0.0,
-        "p50_ms": round(statistics.median(lat), 1) if lat else 0.0,
-        "p95_ms": round(percentile(lat, 95), 1),
-        "p99_ms": round(percentile(lat, 99), 1),
+        "p50_ms": round(percentile(lat, 50), 1) if lat else 0.0,
+        "p95_ms": round(percentile(lat, 95), 1) if lat else 0.0,
+        "p99_ms": round(percentile(lat, 99), 1) if lat else 0.0,
         "rss_start_mb": round(start_mb),
         "rss_warm_mb": round(warm[0]),
         "rss_end_mb": round(memory[-1]),

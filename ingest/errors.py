@@ -6,10 +6,6 @@ class UserError(Exception):
     """A problem the user can act on; the message says what to do next."""
 
 
-class IngestError(UserError):
-    """Nothing could be ingested (for example the knowledge folder cannot be read)."""
-
-
 class NoIndexError(UserError):
     """No index has been built yet."""
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from eval.metrics import percentile
 from tests.ui_support import MINI_QUESTIONS, build_mini, running_app, variant
 
 SESSIONS = 20
@@ -33,12 +34,6 @@ def session(url: str, offset: int) -> list[tuple[str, str, float]]:
         results.append((expected, got["answer"] if not got["refused"] else "", elapsed))
     client.close()
     return results
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
 def test_twenty_users_all_get_correct_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
