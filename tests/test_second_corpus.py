@@ -64,8 +64,9 @@ def test_briefed_under_its_own_title(wiki_app, tmp_path: Path):
     result = CliRunner().invoke(main, ["brief", str(questions), "-o", str(out)], env=env)
     assert result.exit_code == 0, result.output
     text = out.read_text(encoding="utf-8")
-    assert text.startswith("# 维基百科选段问答 · Briefing\n")
-    assert "祖籍福建" in text and "(TRIAL\\_150.txt, characters 4–65)" in text
+    assert text.startswith("# 维基百科选段问答 · 简报 Briefing\n")
+    assert "祖籍福建" in text and "(TRIAL\\_150.txt, 第2段 (para 2)): “" in text
+    assert "### 1.1 追问 · Follow-up: 他的先祖是怎样起家的？" in text
 
 
 @pytest.mark.integration
