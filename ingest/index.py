@@ -27,6 +27,7 @@ from ingest.store import ChunkStore
 logger = logging.getLogger(__name__)
 
 Opener = Callable[[Path], Any]
+REBUILD_SUFFIX = "-rebuild"  # a server rebuild's collections until they replace the live ones
 
 
 class KnowledgeIndex:
@@ -186,10 +187,21 @@ class KnowledgeIndex:
             # time among the processes sharing this data folder (one machine; see the README).
             lock = self.lexical_store.folder.parent / "server-writer.lock"
             with writer_lock(lock), self._reachable():
-                if fresh:
-                    self._server.reset()
-                yield self._server
-                self._server.commit()
+                if not fresh:
+                    yield self._server
+                    self._server.commit()
+                    return
+                # A rebuild writes collections of their own beside the live ones, which serve
+                # questions meanwhile and stay if it fails; once it has committed, the old ones
+                # are deleted and the new ones take their name (questions in that instant find
+                # no collection and look again: ingest/store.py `similar`).
+                staging = ChunkStore(self._server.client, self.name + REBUILD_SUFFIX,
+                                     self.build_info)  # fmt: skip
+                staging.reset()  # what a failed rebuild left
+                yield staging
+                staging.commit()
+                self._server.reset()
+                staging.rename(self.name)
             return
         gens = self.generations
         assert gens is not None

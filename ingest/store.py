@@ -412,6 +412,15 @@ class ChunkStore:
             col.delete(where={"gone": {"$lte": gen - self.gc_delay}})
         return True
 
+    def rename(self, name: str) -> None:
+        """Give this store's collections another name (a rebuilt store takes the old one's)."""
+        for suffix in ("", _DOCS_SUFFIX, _SENTENCES_SUFFIX, _STATE_SUFFIX):
+            col = self._get(self.name + suffix)
+            if col is not None:
+                col.modify(name=name + suffix)
+        self.name = name
+        self._vectorstores.clear()
+
     def reset(self) -> None:
         """Delete everything (for --rebuild)."""
         self.changed = True

@@ -145,6 +145,48 @@ def test_ingests_on_one_server_take_turns(tmp_path: Path, chroma: ChromaServer) 
 
 @pytest.mark.server
 @pytest.mark.integration
+def test_a_server_rebuild_is_written_beside_and_a_failed_one_changes_nothing(
+    tmp_path: Path, chroma: ChromaServer
+) -> None:
+    """While a rebuild embeds, the live collections answer; one that fails midway leaves them
+    as they were (before: deleted first, "no index yet" until it finished, or for good)."""
+    from dataclasses import replace
+
+    from ingest.pipeline import IngestOptions, ingest_paths
+    from tests.conftest import make_app
+
+    shutil.copytree(FIXTURES / "mini", tmp_path / "knowledge")
+    server = {"chroma_host": "127.0.0.1", "chroma_port": chroma.port}
+    app = make_app(tmp_path / "a", tmp_path / "knowledge", **server)
+    assert app.ingest().exit_code == 0
+    question = "森林公园新增步道多少公里？"
+    real = app.embeddings("ingest")
+    answers: list[str] = []
+
+    class FailsAfterAsking:
+        def embed_documents(self, texts):
+            answers.append(app.assistant.ask(question).short_answer)  # mid-rebuild
+            if len(answers) > 1:
+                raise RuntimeError("the embedding server went away")
+            return real.embed_documents(texts)
+
+    s = app.settings
+    options = IngestOptions(s.knowledge_dir, s.chunk_size, s.chunk_overlap, s.max_file_bytes,
+                            exclude=(s.profile_path,), window=4)  # fmt: skip
+    with pytest.raises(RuntimeError):
+        ingest_paths(app.index, FailsAfterAsking(), [s.knowledge_dir], options, rebuild=True)
+    assert answers == ["12公里", "12公里"]
+    assert sorted(app.index.store.documents()) == ["forest.md", "harbor.txt"]
+    assert app.assistant.ask(question).short_answer == "12公里"
+    summary = ingest_paths(app.index, real, [s.knowledge_dir], replace(options), rebuild=True)
+    assert summary.exit_code == 0 and summary.count("added") == 2
+    assert app.assistant.ask(question).short_answer == "12公里"
+    names = sorted(c.name for c in app.index.store.client.list_collections())
+    assert not [n for n in names if "rebuild" in n], names
+
+
+@pytest.mark.server
+@pytest.mark.integration
 def test_a_rebuild_by_another_process_does_not_break_a_running_app(
     tmp_path: Path, chroma: ChromaServer
 ) -> None:
