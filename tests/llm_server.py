@@ -3,16 +3,15 @@
     python serve.py --model PATH.gguf --alias gemma3-270m --host 127.0.0.1 --port 8080 \
         --n-ctx 4096 --threads 2 --chat-template gemma-nosystem
 
-xllamacpp has no CLI of its own: xllamacpp.Server(params) starts llama.cpp's C++ HTTP server in
-background threads of this process and returns once the model is loaded and the port listens.
+The serving itself is the app's (assistant/local_reader.py `serve`); this adds the test model's
+chat template.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import sys
+from pathlib import Path
 
 # Gemma's turn format with system messages left out, as llama-cpp-python's chat_format="gemma"
 # does. The template reads a system message's content without printing it: llama.cpp probes
@@ -49,41 +48,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jinja", action="store_true", help="treat --chat-template as Jinja source")
     args = ap.parse_args(argv)
 
-    # Block the stop signals in every thread (the server's threads inherit this mask) and wait
-    # for them in the main thread: a stop is then an orderly ~Server() and exit code 0.
-    stop_signals = {signal.SIGTERM, signal.SIGINT}
-    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+    from assistant.local_reader import serve
 
-    # ggml's CPU threads are OpenMP threads; OpenMP's default busy-wait makes 2 threads on 2 busy
-    # cores 10-15x slower (measured). libgomp reads this when xllamacpp loads it, so set it first.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    import xllamacpp as xlc
-
-    params = xlc.CommonParams()
-    params.model.path = args.model
-    if args.alias:
-        params.model_alias = {args.alias}  # a set: /v1/models then lists this id
-    params.hostnames = [args.host]
-    params.port = args.port
-    params.n_ctx = args.n_ctx
-    params.n_parallel = 1
-    params.cpuparams.n_threads = args.threads
-    params.cpuparams_batch.n_threads = args.threads
-    params.offline = True  # never reach for a model hub
-    params.ui = False  # no web UI (the wheel has no UI assets anyway)
     if args.chat_template == "gemma-nosystem":
-        params.use_jinja, params.chat_template = True, GEMMA_NO_SYSTEM
+        template, jinja = GEMMA_NO_SYSTEM, True
     else:
-        # With use_jinja (xllamacpp's default) a template NAME such as "gemma" would be
-        # rendered as literal text: built-in names need use_jinja = False.
-        params.use_jinja = args.jinja
-        params.chat_template = args.chat_template
-
-    server = xlc.Server(params)  # returns when the model is loaded and the port listens
-    print(f"listening {server.listening_address}", flush=True)
-    signum = signal.sigwait(stop_signals)
-    print(f"stopping on signal {signum}", flush=True)
-    del server  # ~Server(): stops the HTTP server and the main loop, frees the model
+        # With use_jinja a template NAME such as "gemma" would be rendered as literal text:
+        # built-in names need use_jinja = False.
+        template, jinja = args.chat_template, args.jinja
+    serve(Path(args.model), args.host, args.port, args.threads, args.n_ctx, args.alias,
+          template, jinja, ready=lambda address: print(f"listening {address}", flush=True))  # fmt: skip
+    print("stopped", flush=True)
     return 0
 
 
