@@ -48,7 +48,7 @@ class LoadedFile:
 
 def load_file(path: Path, max_bytes: int, limits: ParseLimits | None = None) -> LoadedFile:
     """Load one file; raise LoadError with a one-line reason when it cannot be used."""
-    limits = limits or ParseLimits()
+    budget = _Budget(limits or ParseLimits())
     if not path.exists():
         if path.is_symlink():
             raise LoadError("a link that leads nowhere (its target is missing, or a loop)")
@@ -71,17 +71,17 @@ def load_file(path: Path, max_bytes: int, limits: ParseLimits | None = None) -> 
     if not data.strip():
         raise LoadError("file is empty")
     raw_hash = hashlib.sha256(data).hexdigest()
-    if suffix in (".txt", ".md"):
-        text, metadata = split_front_matter(decode_text(data))
-    elif suffix in (".html", ".htm"):
-        text, metadata = _html_text(decode_text(data))
-    elif suffix == ".pdf":
-        text, metadata = _pdf_text(path, _Budget(limits))
+    if suffix == ".pdf":  # PDF and Word text is counted as it is extracted
+        text, metadata = _pdf_text(path, budget)
+    elif suffix == ".docx":
+        text, metadata = _docx_text(path, budget)
     else:
-        text, metadata = _docx_text(path, _Budget(limits))
+        plain = decode_text(data)
+        html = suffix in (".html", ".htm")
+        text, metadata = _html_text(plain) if html else split_front_matter(plain)
+        budget.take(text)
     if not text.strip():
         raise LoadError("no text found in file")
-    _Budget(limits).take(text)
     return LoadedFile(path=path, text=text, raw_hash=raw_hash, metadata=metadata)
 
 
@@ -200,7 +200,7 @@ def _pdf_text(path: Path, budget: _Budget) -> tuple[str, dict[str, str]]:
         pages = []
         for page in reader.pages:  # pypdf bounds what each stream inflates to (75 MB)
             pages.append(page.extract_text() or "")
-            budget.take(pages[-1])
+            budget.take(pages[-1] + "\n")  # as joined below
         info = reader.metadata
     except (FileNotDecryptedError, DependencyError):
         reason = "encrypted PDF that cannot be decrypted; save a copy without a password"
@@ -237,7 +237,7 @@ def _docx_text(path: Path, budget: _Budget) -> tuple[str, dict[str, str]]:
     for paragraph in doc.paragraphs:
         if text := paragraph.text.strip():
             paragraphs.append(text)
-            budget.take(text)
+            budget.take(f"　　{text}\n")  # as joined below
     return "\n".join("　　" + p for p in paragraphs), meta
 
 
