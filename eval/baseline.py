@@ -86,7 +86,8 @@ def load_documents(settings: Settings) -> list[Document]:
     from ingest.load import LoadError, load_file
     from ingest.pipeline import discover, source_name
 
-    files = discover([settings.knowledge_dir], exclude=[settings.profile_path]).files
+    folder = settings.knowledge_dir
+    files = discover([folder], folder, [settings.profile_path]).files
     documents = []
     for path in files:
         try:

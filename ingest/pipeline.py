@@ -144,8 +144,11 @@ class Discovery:
     complete: list[Path] = field(default_factory=list)
 
 
-def discover(paths: Sequence[Path], exclude: Sequence[Path] = ()) -> Discovery:
-    """Expand folders into files; hidden files, each folder's profile and `exclude` are left out.
+def discover(
+    paths: Sequence[Path], knowledge_dir: Path, exclude: Sequence[Path] = ()
+) -> Discovery:
+    """Expand folders into files; hidden files, each folder's profile and `exclude` are left out,
+    and a file outside the knowledge folder (a link out, a path argument) is a failure.
 
     A folder that cannot be listed in full, or that holds no file at all, is a failure and is
     not listed as complete: a read error or an emptied mount never reads as "every article was
@@ -169,6 +172,14 @@ def discover(paths: Sequence[Path], exclude: Sequence[Path] = ()) -> Discovery:
             found.files.append(path)
         else:
             found.failures.append(FileOutcome(str(path), "failed", reason="no such file or folder"))
+    inside = []
+    for path in found.files:
+        if reason := outside_reason(path, knowledge_dir):
+            source = source_name(path, knowledge_dir)
+            found.failures.append(FileOutcome(source, "failed", reason=reason))
+        else:
+            inside.append(path)
+    found.files = inside
     return found
 
 
@@ -215,7 +226,7 @@ def ingest_paths(
     if rebuild:
         # A rebuild reads every file before it touches the index: when none can be indexed (a
         # mistyped path, an empty or unmounted folder, every file failing) the old index stays.
-        found = discover(paths, options.exclude)
+        found = discover(paths, options.knowledge_dir, options.exclude)
         pending, outcomes = _plan(found.files, {}, options)
         if not pending:
             summary.outcomes.extend([*found.failures, *outcomes])
@@ -227,7 +238,7 @@ def ingest_paths(
             store.check_compatible(require_documents=False)
         manifest = store.documents()
         if not rebuild:
-            found = discover(paths, options.exclude)
+            found = discover(paths, options.knowledge_dir, options.exclude)
             pending, outcomes = _plan(found.files, manifest, options)
         summary.outcomes.extend([*found.failures, *outcomes])
         summary.chunks_written = _embed_and_write(
@@ -236,11 +247,7 @@ def ingest_paths(
         summary.outcomes.extend(
             FileOutcome(p.record.source, p.status, len(p.chunks)) for p in pending
         )
-        present = {
-            source_name(path, options.knowledge_dir)
-            for path in found.files
-            if not outside_reason(path, options.knowledge_dir)
-        }
+        present = {source_name(path, options.knowledge_dir) for path in found.files}
         for source in sorted(manifest):
             if source not in present and _gone(source, options.knowledge_dir, found.complete):
                 store.remove_document(source)
@@ -261,9 +268,6 @@ def _plan(
     outcomes: list[FileOutcome] = []
     for path in files:
         source = source_name(path, options.knowledge_dir)
-        if reason := outside_reason(path, options.knowledge_dir):
-            outcomes.append(FileOutcome(source, "failed", reason=reason))
-            continue
         try:
             loaded = load_file(path, options.max_bytes, options.limits)
         except Exception as exc:  # any failure of one file is that file's, never the run's
