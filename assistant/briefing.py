@@ -351,10 +351,3 @@ def _docx_entry(doc: object, entry: Entry) -> None:
             body.add_run(piece)
         else:
             body.add_run(f"[{entry.markers.get(n, n)}]").font.superscript = True
-
-
-def briefing_markdown(
-    answers: Sequence[Answer], description: str, when: datetime | None = None, title: str = ""
-) -> str:
-    """The Markdown briefing of these answers (follow-ups found from their rewritten question)."""
-    return render_markdown(build_briefing(answers, description, when, title))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from assistant.briefing import Briefing, build_briefing, render_markdown
+from assistant.briefing import Briefing, build_briefing
 from assistant.schema import Answer, Citation, Context
 from ingest.text.markers import MARKER
 
@@ -229,13 +229,6 @@ def turn_briefing(
     ]
     when = exported_at or datetime.now(UTC)
     return build_briefing(answers, description, when, title, last_only=last_only)
-
-
-def briefing_markdown(
-    turns: Sequence[Turn], description: str, exported_at: datetime | None = None, title: str = ""
-) -> str:
-    """A Markdown briefing of the given turns."""
-    return render_markdown(turn_briefing(turns, description, exported_at, title))
 
 
 def answer_record(turn: Turn) -> dict[str, Any]:

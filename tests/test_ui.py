@@ -16,7 +16,6 @@ from assistant.feedback import FeedbackStore
 from assistant.schema import Answer, Citation, Context
 from assistant.ui_render import (
     Turn,
-    briefing_markdown,
     chat_messages,
     render_answer,
     stream_prefixes,
@@ -124,11 +123,16 @@ def test_stream_prefixes_grow_clause_by_clause():
 def test_briefing_markdown_has_answer_and_references():
     turn = Turn("项目*多少*个？", answer=evil_answer(), turn_id="t")
     error = Turn("坏问题", error="the question is empty", turn_id="u")
-    md = briefing_markdown(
-        [turn, error],
-        "answerer: extractive",
-        datetime(2025, 1, 2, 3, 4, tzinfo=UTC),
-        title="青岛开发区改革问答",
+    from assistant.briefing import render_markdown
+    from assistant.ui_render import turn_briefing
+
+    md = render_markdown(
+        turn_briefing(
+            [turn, error],
+            "answerer: extractive",
+            datetime(2025, 1, 2, 3, 4, tzinfo=UTC),
+            title="青岛开发区改革问答",
+        )
     )
     assert "## 1. 问\\<b\\>题\\</b\\>？\n\n" in md  # markup in a turn stays text
     assert "\n\\<script\\>alert(1)\\</script\\>项目42个。[1]另有[7]\n\n" in md
