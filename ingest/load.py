@@ -167,6 +167,9 @@ def split_front_matter(text: str) -> tuple[str, dict[str, str]]:
     return text, {}
 
 
+_HTML_DATE_META = ("article:published_time", "pubdate", "publishdate", "date", "dc.date")
+
+
 def _html_text(html: str) -> tuple[str, dict[str, str]]:
     from bs4 import BeautifulSoup
 
@@ -177,6 +180,14 @@ def _html_text(html: str) -> tuple[str, dict[str, str]]:
     if soup.title and soup.title.string:
         meta["title"] = soup.title.string.strip()
         soup.title.decompose()
+    # A page's publication date, as news sites state it (Open Graph, or a <time> element).
+    for tag in soup.find_all("meta"):
+        name = str(tag.get("property") or tag.get("name") or "").lower()
+        if name in _HTML_DATE_META and tag.get("content") and "published" not in meta:
+            meta["published"] = str(tag["content"]).strip()
+    stamp = soup.find("time", attrs={"datetime": True})
+    if stamp is not None and "published" not in meta:
+        meta["published"] = str(stamp["datetime"]).strip()
     blocks = [
         el.get_text(" ", strip=True)
         for el in soup.find_all(["h1", "h2", "h3", "h4", "p", "li", "blockquote", "figcaption"])

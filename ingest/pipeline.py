@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -17,7 +18,9 @@ from ingest.chunk import Chunk, Sentence, chunk_document, chunk_sentences
 from ingest.index import KnowledgeIndex
 from ingest.load import PROFILE_FILE, LoadedFile, LoadError, ParseLimits, load_file
 from ingest.normalize import normalize
+from ingest.reposts import reposts_of, signature
 from ingest.store import ChunkStore, DocumentRecord, retrieval_text, sentence_text
+from ingest.text.dates import publication_date
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +46,8 @@ class IngestSummary:
     chunks_written: int = 0
     seconds: float = 0.0
     kept: str = ""  # why a rebuild left the old index as it was ('' when it did not)
+    reposts: list[tuple[str, str]] = field(default_factory=list)  # (repost, its source)
+    undated: list[str] = field(default_factory=list)  # written now, in a partly dated archive
 
     def count(self, status: str) -> int:
         """How many files ended with this status."""
@@ -65,6 +70,18 @@ class IngestSummary:
             for o in self.outcomes
             if o.status == "failed"
         ]
+        out += [
+            f"repost: {printable(copy)} repeats {printable(first)}; "
+            "answers count them as one source"
+            for copy, first in self.reposts
+        ]
+        if self.undated:
+            names = ", ".join(printable(s) for s in self.undated[:5])
+            more = f" and {len(self.undated) - 5} more" if len(self.undated) > 5 else ""
+            out.append(
+                f"no date found for: {names}{more}; give `published` in its front matter or "
+                "under [documents] in profile.toml"
+            )
         counts = ", ".join(f"{self.count(s)} {s}" for s in STATUSES)
         out.append(f"files: {counts}; chunks written: {self.chunks_written}; {self.seconds:.1f}s")
         if self.kept:
@@ -90,6 +107,8 @@ class IngestOptions:
     window: int = 512  # texts per embedding call
     sentence_vectors: bool = True  # also embed each sentence (for answer selection)
     limits: ParseLimits = ParseLimits()
+    # What the knowledge folder's profile says of each file (published, outlet, title), by source.
+    documents: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -252,11 +271,27 @@ def ingest_paths(
             if source not in present and _gone(source, options.knowledge_dir, found.complete):
                 store.remove_document(source)
                 summary.outcomes.append(FileOutcome(source, "removed"))
+                manifest.pop(source)
+        _note_archive(summary, manifest, [p.record for p in pending])
         has_index = store.recorded_build() is not None
     if has_index:
         index.lexical()  # saved for the published state: no process segments it again
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _note_archive(
+    summary: IngestSummary, manifest: dict[str, DocumentRecord], written: list[DocumentRecord]
+) -> None:
+    """Which of the documents just written repost another (or are reposted), and which have no
+    date in an archive where others have one."""
+    records = {**manifest, **{r.source: r for r in written}}
+    new = {r.source for r in written}
+    summary.reposts = [
+        (copy, first) for copy, first in sorted(reposts_of(records).items()) if {copy, first} & new
+    ]
+    if any(r.published for r in records.values()):
+        summary.undated = sorted(r.source for r in written if not r.published)
 
 
 def _plan(
@@ -277,7 +312,11 @@ def _plan(
         known = manifest.get(source)
         if twin != source:
             outcomes.append(FileOutcome(source, "failed", reason=f"same content as {twin}"))
-        elif known is not None and known.content_hash == loaded.raw_hash:
+        elif (
+            known is not None
+            and known.content_hash == loaded.raw_hash
+            and known.described == described_key(source, options)
+        ):
             outcomes.append(FileOutcome(source, "unchanged", chunks=known.chunks))
         else:
             try:
@@ -317,15 +356,33 @@ def _chunked(
     chunks = chunk_document(doc, source, options.chunk_size, options.chunk_overlap)
     if not chunks:
         return None
+    described = options.documents.get(source, {})
+    said = described_key(source, options)
+    published, dated_by = publication_date(described, loaded.metadata, loaded.text)
     record = DocumentRecord(
         source=source,
-        doc_hash=hashlib.sha1(f"{source}\x00{loaded.raw_hash}".encode()).hexdigest()[:20],
+        doc_hash=hashlib.sha1(f"{source}\x00{loaded.raw_hash}{said}".encode()).hexdigest()[:20],
         content_hash=loaded.raw_hash,
-        title=doc.title or path.stem,
+        title=described.get("title") or doc.title or path.stem,
         chunks=len(chunks),
         ingested_at=time.time(),
+        published=published,
+        dated_by=dated_by,
+        outlet=described.get("outlet") or loaded.metadata.get("outlet", ""),
+        signature=signature(doc.text),
+        described=said,
     )
     return record, chunks
+
+
+def described_key(source: str, options: IngestOptions) -> str:
+    """What the profile says of a document, as a key ('' for nothing): a date entered later
+    re-ingests the file, so that its record carries it."""
+    described = options.documents.get(source)
+    if not described:
+        return ""
+    said = json.dumps(dict(described), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(said.encode()).hexdigest()[:16]
 
 
 def _gone(source: str, knowledge_dir: Path, folders: Iterable[Path]) -> bool:

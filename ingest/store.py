@@ -50,6 +50,13 @@ class DocumentRecord:
     title: str
     chunks: int
     ingested_at: float
+    # As an archive (see ingest/text/dates.py, ingest/reposts.py): the publication date as ISO
+    # text ('' unknown) and where it was read, the outlet, the text's MinHash signature.
+    published: str = ""
+    dated_by: str = ""
+    outlet: str = ""
+    signature: str = ""
+    described: str = ""  # a key of what the profile says of it ('' nothing)
 
 
 @dataclass(frozen=True)
@@ -265,6 +272,11 @@ class ChunkStore:
                 title=str(meta.get("title", "")),
                 chunks=int(meta.get("chunks", 0)),
                 ingested_at=float(meta.get("ingested_at", 0.0)),
+                published=str(meta.get("published", "")),
+                dated_by=str(meta.get("dated_by", "")),
+                outlet=str(meta.get("outlet", "")),
+                signature=str(meta.get("signature", "")),
+                described=str(meta.get("described", "")),
             )
             out[rec.source] = rec
         return out
