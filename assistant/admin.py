@@ -23,12 +23,13 @@ from assistant.settings import Settings
 from ingest.index import KnowledgeIndex
 from ingest.load import SUPPORTED_EXTENSIONS, LoadError, load_file
 from ingest.pipeline import IngestSummary, Progress, source_name
+from ingest.reposts import reposts_of
 
 logger = logging.getLogger(__name__)
 
 MAX_NAME_CHARS = 100
 _UNSAFE = re.compile(r"[^\w\-]+")  # \w is Unicode-aware: Chinese names stay readable
-TABLE_HEADERS = ["source", "title", "chunks", "last ingest"]
+TABLE_HEADERS = ["source", "title", "published", "repost of", "chunks", "last ingest"]
 
 # App.ingest: (paths or None for the knowledge folder, progress=...) -> IngestSummary
 Ingest = Callable[..., IngestSummary]
@@ -134,12 +135,16 @@ class KnowledgeAdmin:
         return self.settings.max_file_bytes
 
     def rows(self) -> list[list[Any]]:
-        """One row per committed article: source, title, chunks, last ingest time."""
+        """One row per committed article: source, title, date ('?' unknown), the article it
+        reposts, chunks, last ingest time."""
         docs = self.index.store.documents()
+        reposts = reposts_of(docs)
         return [
             [
                 d.source,
                 d.title,
+                d.published or "?",
+                reposts.get(d.source, ""),
                 d.chunks,
                 datetime.fromtimestamp(d.ingested_at).strftime("%Y-%m-%d %H:%M:%S"),
             ]

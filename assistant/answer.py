@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from assistant import question as q
+from assistant.archive import resolve_short
 from assistant.decision import Decider
 from assistant.decision.features import Asked
 from assistant.schema import Context, Draft
@@ -53,7 +54,9 @@ class ExtractiveAnswerer:
         draft = self._compose(decision.chosen, contexts, lang)
         short = cut_short(question, decision.chosen[0].text, asked.kind, terms, lang)
         if self.decider.show_short(asked, decision, short):
-            draft.short_answer = english_short(short) if lang == "en" else short.text
+            said = english_short(short) if lang == "en" else short.text
+            published = contexts[decision.chosen[0].context_rank].published
+            draft.short_answer = resolve_short(said, published, lang)
             if lang == "en":  # the asked fact in English, cited, before the Chinese quotes
                 n = next(i for i, t in draft.quotes.items() if t == decision.chosen[0].text)
                 draft.text = f"The source gives {draft.short_answer} [{n}]. {draft.text}"

@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
+from datetime import date
 from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.answer import ExtractiveAnswerer
+from assistant.archive import ArchiveOf
 from assistant.decision import Decider
 from assistant.decision.learned import LearnedDecider
 from assistant.decision.model import DEFAULT_PARAMS, load_decision
@@ -104,6 +106,7 @@ class App:
             exclude=(s.profile_path,),
             sentence_vectors=s.sentence_vectors,
             limits=s.parse_limits,
+            documents={name: info.fields() for name, info in self.profile.documents.items()},
         )
         targets = list(paths or [s.knowledge_dir])
         embeddings = self.embeddings("ingest")
@@ -157,7 +160,14 @@ class App:
             rewriter=llm.rewrite if llm else None,
             query_translator=llm.translate if llm else None,
             description=self.description,
+            archive=ArchiveOf(lambda: index.store.documents()),
+            today=self.today,
+            k=s.k,
         )
+
+    def today(self) -> date:
+        """The day relative times in questions are read from (ASSISTANT_TODAY, else today)."""
+        return self.settings.today or date.today()
 
     def decider(self) -> Decider:
         """The learned decision when its parameters were trained for this embedding model and

@@ -78,6 +78,7 @@ class Reference:
     source: str
     paragraph: int  # 1-based; 0 when not known
     quote: str
+    published: str = ""  # the article's date, '' when unknown
 
 
 @dataclass(frozen=True)
@@ -183,11 +184,14 @@ def _reference(n: int, cite: Citation, contexts: Sequence[Context]) -> Reference
     context = next((c for c in contexts if c.chunk_id == cite.chunk_id), None)
     title = cite.title or (context.title if context else "") or cite.source
     paragraph = context.paragraph + 1 if context is not None else 0
-    return Reference(n, title, cite.source, paragraph, cite.quote)
+    return Reference(n, title, cite.source, paragraph, cite.quote, cite.published)
 
 
-def _where(source: str, paragraph: int) -> str:
-    return f"{source}, 第{paragraph}段 (para {paragraph})" if paragraph else source
+def _where(source: str, paragraph: int, published: str = "") -> str:
+    parts = [source, *([published] if published else [])]
+    if paragraph:
+        parts.append(f"第{paragraph}段 (para {paragraph})")
+    return ", ".join(parts)
 
 
 def _excerpt(text: str) -> str:
@@ -234,7 +238,8 @@ def render_markdown(briefing: Briefing) -> str:
         lines += _md_entry(entry)
     lines += ["## 参考资料 · References", ""]
     lines += [
-        f"{r.n}. **{md(r.title)}** ({md(_where(r.source, r.paragraph))}): “{md(r.quote)}”"
+        f"{r.n}. **{md(r.title)}** ({md(_where(r.source, r.paragraph, r.published))}): "
+        f"“{md(r.quote)}”"
         for r in briefing.references
     ] or ["（无 · none）"]
     stamp = briefing.generated.strftime("%Y-%m-%d %H:%M UTC")
@@ -257,8 +262,8 @@ def _md_entry(entry: Entry) -> list[str]:
         if closest:
             lines += [f"> {md(CLOSEST)}", ">"]
             lines += [
-                f"> - {md(c.title or c.source)} ({md(_where(c.source, c.paragraph + 1))}): "
-                f"{md(_excerpt(c.text))}"
+                f"> - {md(c.title or c.source)} "
+                f"({md(_where(c.source, c.paragraph + 1, c.published))}): {md(_excerpt(c.text))}"
                 for c in closest
             ]
             lines.append("")
@@ -298,7 +303,7 @@ def render_docx(briefing: Briefing, path: Path) -> None:
         item = doc.add_paragraph(style="List Number")
         item.add_run(f"[{r.n}] ")
         item.add_run(r.title).bold = True
-        item.add_run(f" ({_where(r.source, r.paragraph)}): “{r.quote}”")
+        item.add_run(f" ({_where(r.source, r.paragraph, r.published)}): “{r.quote}”")
     if not briefing.references:
         doc.add_paragraph("（无 · none）")
     stamp = briefing.generated.strftime("%Y-%m-%d %H:%M UTC")
@@ -337,7 +342,7 @@ def _docx_entry(doc: object, entry: Entry) -> None:
         if closest:
             add_paragraph(CLOSEST)
             for c in closest:
-                where = _where(c.source, c.paragraph + 1)
+                where = _where(c.source, c.paragraph + 1, c.published)
                 add_paragraph(f"{c.title or c.source} ({where}): {_excerpt(c.text)}",
                               style="List Bullet")  # fmt: skip
         return

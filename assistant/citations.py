@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from assistant.schema import REFUSAL, Citation, Context, Draft
+from ingest.text.dates import relative_dates
 from ingest.text.markers import normalize_markers, renumber_markers
 from ingest.text.quantities import NUMBER, Amount, amounts, contains_number, same_amount
 from ingest.text.sentences import split_sentences
@@ -153,7 +154,7 @@ def check_claim(claim: Claim, cited: dict[int, Context], min_overlap: float = MI
     unknown = [m for m in claim.markers if m not in cited]
     if unknown:
         return "cites no retrieved passage: " + ", ".join(f"[{m}]" for m in unknown)
-    chunks = "\n".join(cited[m].text for m in claim.markers)
+    chunks = "\n".join(as_read(cited[m]) for m in claim.markers)
     missing = unsupported_details(claim.text, chunks)
     if missing:
         return "not in the cited passage: " + ", ".join(missing)
@@ -161,6 +162,13 @@ def check_claim(claim: Claim, cited: dict[int, Context], min_overlap: float = MI
     if share is not None and share < min_overlap:
         return f"only {share:.0%} of its wording is in the cited passage"
     return ""
+
+
+def as_read(ctx: Context) -> str:
+    """A passage as its reader understands it: with its relative dates resolved against its
+    article's date ('今年3月' of 2021-09 also says 2021年3月), so an answer may say the year."""
+    resolved = [r.chinese for r in relative_dates(ctx.text, ctx.published)]
+    return ctx.text + ("\n" + " ".join(resolved) if resolved else "")
 
 
 def verify(
@@ -235,6 +243,8 @@ def renumber(
                         source=ctx.source,
                         quote=quote,
                         title=ctx.title,
+                        published=ctx.published,
+                        also_in=ctx.also_in,
                         char_start=ctx.char_start + max(start, 0),
                         char_end=(
                             ctx.char_start + start + len(quote) if start >= 0 else ctx.char_end
@@ -313,8 +323,9 @@ def figure_mismatches(claimed: Sequence[Amount], chunk_text: str) -> list[Amount
     return [a for a in claimed if not any(same_amount(a, s) for s in stated)]
 
 
-def merge_checked(parts: Sequence[Checked], lang: str) -> Checked:
-    """The checked answers of a question's parts as one: markers numbered across the parts."""
+def merge_checked(parts: Sequence[Checked], lang: str, sep: str | None = None) -> Checked:
+    """The checked answers of a question's parts as one: markers numbered across the parts,
+    joined as claims are, or by `sep` (a line each)."""
     texts: list[str] = []
     citations: list[Citation] = []
     for part in parts:
@@ -325,4 +336,4 @@ def merge_checked(parts: Sequence[Checked], lang: str) -> Checked:
         citations += [replace(c, n=c.n + offset) for c in part.citations]
     if not texts:
         return Checked(REFUSAL[lang], [], True)
-    return Checked(join_claims(texts), citations, False)
+    return Checked(join_claims(texts) if sep is None else sep.join(texts), citations, False)

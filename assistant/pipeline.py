@@ -7,12 +7,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
+from datetime import date
 from typing import Any, Protocol, runtime_checkable
 
 from langchain_core.runnables import RunnableLambda
 
 from assistant import question as q
-from assistant.citations import check, merge_checked
+from assistant.archive import Archive, as_of, label, reconcile, relative_note
+from assistant.citations import Checked, check, merge_checked
 from assistant.retrieval import Search
 from assistant.schema import Answer, Context, Draft, Query, QueryPart, Retrieved
 from assistant.timing import stage
@@ -68,6 +70,9 @@ class Assistant:
         snapshot: Callable[[], AbstractContextManager[None]] = nullcontext,
         rewriter: Callable[[str, list[str]], str] | None = None,
         query_translator: Callable[[str], str] | None = None,
+        archive: Callable[[], Archive] | None = None,
+        today: Callable[[], date] = date.today,
+        k: int = 4,
     ) -> None:
         self.search = search
         self.answerer = answerer
@@ -79,6 +84,10 @@ class Assistant:
         # With an LLM configured: it rewrites follow-ups and translates English questions.
         self.rewriter = rewriter
         self.query_translator = query_translator
+        # The documents' dates and reposts, of the pinned state; `today` reads "截至去年".
+        self.archive = archive
+        self.today = today
+        self.k = k
         self._warmers = list(warmers)
         self._streamer = answerer if isinstance(answerer, StreamingAnswerer) else None
         steps = (self.prepare, self.retrieve, self.reply)
@@ -163,10 +172,25 @@ class Assistant:
         return f"{text} {self.translator.expand_chinese(text)}".strip()
 
     def retrieve(self, query: Query) -> Retrieved:
-        """The contexts of each part of the query, in rank order."""
+        """The contexts of each part of the query, in rank order: with their articles' dates,
+        reposts folded, only of the time asked about when the question says "as of"."""
+        archive = self.archive() if self.archive is not None else None
+        if archive is None:
+            with stage("retrieve"):
+                per_part = tuple(tuple(self.search.search(p, query.k)) for p in query.parts)
+            return Retrieved(query, per_part)
+        k = query.k or self.k
+        when = as_of(query.standalone, self.today()) if archive.dated else None
+        # Wider when passages may be folded or left out, so that k remain.
+        wide = 3 * k if when is not None or archive.reposts else k
         with stage("retrieve"):
-            per_part = tuple(tuple(self.search.search(part, query.k)) for part in query.parts)
-        return Retrieved(query, per_part)
+            found = [archive.fold(self.search.search(p, wide), wide) for p in query.parts]
+        if when is None:
+            return Retrieved(query, tuple(tuple(f[:k]) for f in found))
+        refusal = archive.uncovered(when, query.lang)
+        if refusal:
+            return Retrieved(query, tuple(tuple(f[:k]) for f in found), refusal=refusal)
+        return Retrieved(query, tuple(tuple(archive.within(f, when)[:k]) for f in found))
 
     def reply(self, retrieved: Retrieved) -> Answer:
         """Answer each part, then check the citations of the whole answer."""
@@ -182,23 +206,60 @@ class Assistant:
     def _finish(self, retrieved: Retrieved, drafts: Sequence[Draft]) -> Answer:
         """Check each part's draft (once), then join the parts' answers."""
         query = retrieved.query
-        accept = getattr(self.answerer, "accepts", None)
-        parts = [
-            check(draft, part.text, query.lang, accept)
-            for draft, part in zip(drafts, query.parts, strict=True)
-        ]
+        if retrieved.refusal:  # the question asks about a time no article covers
+            return Answer(
+                question=query.question,
+                answer=retrieved.refusal,
+                refused=True,
+                contexts=retrieved.contexts,
+                standalone_question=query.standalone,
+                signals={"refused_by": "as of"},
+            )
+        parts, shorts = [], []
+        for draft, part, contexts in zip(drafts, query.parts, retrieved.per_part, strict=True):
+            checked, short = self._checked(draft, part.text, contexts, query.lang)
+            parts.append(checked)
+            shorts.append(short)
         checked = merge_checked(parts, query.lang)
-        answered = [d for d, c in zip(drafts, parts, strict=True) if not c.refused]
+        text = checked.text
+        if not checked.refused and self.archive is not None:
+            quoted = [(c.quote, c.published) for c in checked.citations]
+            if note := relative_note(quoted, query.lang):
+                text += "\n" + note
         return Answer(
             question=query.question,
-            answer=checked.text,
+            answer=text,
             refused=checked.refused,
             citations=checked.citations,
             contexts=retrieved.contexts,
             standalone_question=query.standalone,
-            short_answer="；".join(d.short_answer for d in answered if d.short_answer),
+            short_answer="；".join(
+                s for s, c in zip(shorts, parts, strict=True) if s and not c.refused
+            ),
             signals=drafts[0].signals if drafts else {},
         )
+
+    def _checked(
+        self, draft: Draft, question: str, contexts: Sequence[Context], lang: str
+    ) -> tuple[Checked, str]:
+        """One part's draft checked, and its short answer. When dated articles give different
+        figures for it, each article's answer, the newest first and each under its date."""
+        accept = getattr(self.answerer, "accepts", None)
+        checked = check(draft, question, lang, accept)
+        if checked.refused or self.archive is None:
+            return checked, draft.short_answer
+        versions = reconcile(
+            question, draft, contexts, lambda q, ctxs: self.answerer.answer(q, ctxs, lang=lang)
+        )
+        said = [(when, check(d, question, lang, accept), d) for when, d in versions]
+        said = [(when, c, d) for when, c, d in said if not c.refused]
+        if len(said) < 2:
+            return checked, draft.short_answer
+        labelled = [
+            replace(c, text=f"{label(i, when, lang)}\n{c.text}")
+            for i, (when, c, _) in enumerate(said)
+        ]
+        return merge_checked(labelled, lang, sep="\n"), said[0][2].short_answer
 
 
 def _timed(answer: Answer, started: float) -> Answer:

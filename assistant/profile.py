@@ -1,4 +1,5 @@
-"""The knowledge base describes itself: its name, title, examples and English glossary.
+"""The knowledge base describes itself: its name, title, examples, English glossary and what is
+known of each article (its date, outlet, title).
 
 The profile is a TOML file beside the articles (ASSISTANT_PROFILE, default
 <knowledge folder>/profile.toml). The code has no word of any one corpus: the same code serves
@@ -10,9 +11,10 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from assistant.errors import ProfileError
+from ingest.text.dates import parse_date
 
 
 class Examples(BaseModel):
@@ -21,6 +23,27 @@ class Examples(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     zh: tuple[str, ...] = ()
     en: tuple[str, ...] = ()
+
+
+class DocumentInfo(BaseModel):
+    """What staff say of one article that its file does not: when and where it was published,
+    and its title ([documents."file name"] in the profile)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    published: str = Field(default="", max_length=40)
+    outlet: str = Field(default="", max_length=120)
+    title: str = Field(default="", max_length=200)
+
+    @field_validator("published")
+    @classmethod
+    def _a_date(cls, value: str) -> str:
+        if value and not parse_date(value):
+            raise ValueError(f"{value!r} is not a date; write it as 2021-09-28, 2021-09 or 2021")
+        return parse_date(value) if value else ""
+
+    def fields(self) -> dict[str, str]:
+        """The fields given, for ingest."""
+        return {k: v for k, v in self.model_dump().items() if v}
 
 
 class KnowledgeProfile(BaseModel):
@@ -35,6 +58,8 @@ class KnowledgeProfile(BaseModel):
     examples: Examples = Examples()
     # English name variants ('|'-separated) → the Chinese words the articles use for them.
     glossary: dict[str, tuple[str, ...]] = {}
+    # Articles by file name (their path under the knowledge folder).
+    documents: dict[str, DocumentInfo] = {}
 
     @property
     def heading(self) -> str:

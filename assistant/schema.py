@@ -47,6 +47,9 @@ class Context:
     dense_score: float | None = None
     lexical_score: float | None = None
     fused_score: float | None = None
+    # Its article's publication date (ISO, '' unknown) and the reposts of it (assistant/archive).
+    published: str = ""
+    also_in: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The contract's context object."""
@@ -55,6 +58,7 @@ class Context:
             "source": self.source,
             "text": self.text,
             "score": round(self.score, 6),
+            "published": self.published,
         }
 
 
@@ -70,10 +74,18 @@ class Citation:
     # Where the quote sits in the normalised document, for highlighting it in the passage.
     char_start: int = 0
     char_end: int = 0
+    published: str = ""  # the article's date (ISO, '' unknown)
+    also_in: tuple[str, ...] = ()  # reposts of the article, counted as this one source
 
     def to_json(self) -> dict[str, Any]:
         """The contract's citation object."""
-        return {"n": self.n, "chunk_id": self.chunk_id, "source": self.source, "quote": self.quote}
+        return {
+            "n": self.n,
+            "chunk_id": self.chunk_id,
+            "source": self.source,
+            "quote": self.quote,
+            "published": self.published,
+        }
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,8 @@ class Retrieved:
 
     query: Query
     per_part: tuple[tuple[Context, ...], ...]
+    # Why the archive cannot answer for the time asked about ('' when it can; assistant/archive).
+    refusal: str = ""
 
     @property
     def contexts(self) -> list[Context]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -72,6 +73,9 @@ class Settings(BaseSettings):
     # character); the whole question still counts for lexical search. Every eval question is
     # shorter (114 characters at most).
     max_analyzed_chars: int = Field(120, ge=10, le=100_000)
+    # The day "截至去年底" / "as of last year" is read from (default: the real date); set it
+    # (2024-06-01) to evaluate an archive as of a fixed day.
+    today: date | None = None
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_timeout: float = Field(60.0, gt=0)

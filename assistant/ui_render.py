@@ -92,9 +92,17 @@ def highlighted_passage(passage: str, quote: str, offset: int) -> str:
     )
 
 
+def dated(published: str, also_in: Sequence[str]) -> list[str]:
+    """An article's date and its reposts, as a card names them ('' parts left out)."""
+    parts = [f"发表于 published {published}"] if published else []
+    if also_in:
+        parts.append("另见转载 also in: " + ", ".join(also_in))
+    return parts
+
+
 def position_label(citation: Citation, context: Context | None) -> str:
     """Where the quote sits in the article, e.g. 'harbor.txt · 第3段 · 字符 19–49'."""
-    parts = [citation.source]
+    parts = [citation.source, *dated(citation.published, citation.also_in)]
     if context is not None:
         parts.append(f"第{context.paragraph + 1}段 (para {context.paragraph + 1})")
     if citation.char_end > citation.char_start:
@@ -124,7 +132,13 @@ def closest_card(context: Context) -> str:
     """A passage the retriever found closest to a refused question, folded, marked as not an
     answer: the user may open it and judge for themselves."""
     title = context.title or context.source
-    where = f"{context.source} · 第{context.paragraph + 1}段 (para {context.paragraph + 1})"
+    where = " · ".join(
+        [
+            context.source,
+            *dated(context.published, context.also_in),
+            f"第{context.paragraph + 1}段 (para {context.paragraph + 1})",
+        ]
+    )
     return (
         '<details class="src-card closest"><summary class="src-head">'
         f'<b class="src-title">{text_html(title)}</b> '
