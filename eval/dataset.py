@@ -52,6 +52,10 @@ def _row_problem(row: Any, seen: Mapping[str, int], max_chars: int) -> str | Non
     evidence = row["evidence"]
     if facts and (not isinstance(evidence, str) or not evidence.strip()):
         return "an answerable question needs 'evidence' (a non-empty string)"
+    for key in ("lead", "earlier", "absent"):
+        value = row.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(a, str) and a.strip() for a in value):
+            return f"{key!r} must be a list of non-empty strings"
     history = row.get("history", [])
     if not isinstance(history, list) or not all(
         isinstance(t, dict) and isinstance(t.get("question"), str) and t["question"].strip()

@@ -25,7 +25,7 @@ from eval.matching import extract_numbers, match_fact, normalize, same_quantity
 from eval.metrics import citation_supported, evidence_rank
 from ingest.text.markers import marker_runs, strip_markers
 
-_SENTENCE_END = re.compile(r"[。！？!?；;]|\.(?=\s)")
+_SENTENCE_END = re.compile(r"[。！？!?；;\n]|\.(?=\s)")  # a line (a dated article's label) ends one
 _TRAILING_END = re.compile(r"[\s。！？!?；;.]+$")
 
 
@@ -146,6 +146,20 @@ def short_states(short: str, facts: Sequence[Sequence[str]]) -> bool:
     )
 
 
+def ordered(answer: str, row: Mapping[str, Any]) -> bool:
+    """What a dated archive asks of an answer: it states a `lead` alternative (the newest
+    figure) before any `earlier` one (an older article's), and none of the `absent` strings
+    (a figure of another time than the one asked about)."""
+    text = normalize(answer)
+    if any(normalize(a) in text for a in row.get("absent", [])):
+        return False
+    if not row.get("lead"):
+        return True
+    lead = [p for a in row["lead"] if (p := text.find(normalize(a))) >= 0]
+    earlier = [p for a in row.get("earlier", []) if (p := text.find(normalize(a))) >= 0]
+    return bool(lead) and all(min(lead) < p for p in earlier)
+
+
 def make_record(row: Mapping[str, Any], answer: Answer) -> dict[str, Any]:
     """The per-question record: what `summarize` needs plus what the report shows."""
     answerable = bool(row["facts"])
@@ -153,7 +167,11 @@ def make_record(row: Mapping[str, Any], answer: Answer) -> dict[str, Any]:
     plain = strip_markers(answer.answer)
     verdicts = [match_fact(plain, f) for f in row["facts"]]
     citation_ok, citations = judge_citations(answer, row)
-    correct = (not answer.refused and all(v == "match" for v in verdicts)) if answerable else None
+    correct = (
+        not answer.refused and all(v == "match" for v in verdicts) and ordered(plain, row)
+        if answerable
+        else None
+    )
     figures_stated, figures_supported = figure_support(answer)
     return {
         "id": row["id"],
@@ -174,7 +192,12 @@ def make_record(row: Mapping[str, Any], answer: Answer) -> dict[str, Any]:
         "figures_stated": figures_stated,
         "figures_supported": figures_supported,
         "short_answer": answer.short_answer,
-        "short_correct": short_correct(answer, row["facts"]) if answerable else None,
+        # Where articles disagree, the short answer is the newest figure alone.
+        "short_correct": (
+            short_correct(answer, [row["lead"]] if row.get("lead") else row["facts"])
+            if answerable
+            else None
+        ),
         "signals": answer.signals,
         "rank": evidence_rank(row["evidence"], texts) if answerable else None,
         "citation_ok": citation_ok,

@@ -49,13 +49,15 @@ def test_ask_json_contract(article_settings):
     assert "1900" in obj["answer"] and "[1]" in obj["answer"]
     assert [c["n"] for c in obj["citations"]] == [1]
     cite = obj["citations"][0]
-    assert list(cite) == ["n", "chunk_id", "source", "quote"]
+    assert list(cite) == ["n", "chunk_id", "source", "quote", "published"]
     assert cite["source"] == "000_a43dbe5c9c0e2b82.txt"
+    assert cite["published"] == "2021-09"  # from the profile's [documents] entry
     assert squash(cite["quote"]) in squash(ARTICLE.read_text(encoding="utf-8"))
     assert "1900" in cite["quote"]
     ctx_ids = [c["chunk_id"] for c in obj["contexts"]]
     assert cite["chunk_id"] in ctx_ids and len(ctx_ids) == article_settings.k
-    assert all(list(c) == ["chunk_id", "source", "text", "score"] for c in obj["contexts"])
+    keys = ["chunk_id", "source", "text", "score", "published"]
+    assert all(list(c) == keys for c in obj["contexts"])
     scores = [c["score"] for c in obj["contexts"]]
     assert scores == sorted(scores, reverse=True)
     assert isinstance(obj["latency_ms"], float) and obj["latency_ms"] > 0
@@ -200,7 +202,7 @@ def test_brief_writes_markdown_with_endnotes(article_settings, tmp_path: Path):
     assert "近700亿元" in sections[2] and sections[2].rstrip().endswith("[2]")
     assert "资料中未找到答案 · Not found in the sources." in sections[3]
     notes = sections[4].strip().split("\n")[2:4]
-    assert notes[0].startswith("1. **再领改革之先，勇立开放潮头** (000\\_a43dbe5c9c0e2b82.txt, 第")
+    assert notes[0].startswith("1. **再领改革之先，勇立开放潮头** (000\\_a43dbe5c9c0e2b82.txt, 2021-09, 第")
     assert "1900余家" in notes[0] and "近700亿元" in notes[1]
     assert "not found in the sources: 3" in text.split("\n## ")[0]  # the overview names it
 

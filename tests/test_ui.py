@@ -412,12 +412,12 @@ def test_admin_handlers_require_the_login_on_every_call(admin_setup, tmp_path: P
     rows, sources = handlers.listing(True)
     assert sources == ["forest.md", "harbor.txt"]
     manifest = handlers.admin.index.store.documents()
-    assert [r[:3] for r in rows] == [
-        ["forest.md", "森林公园改造完成", manifest["forest.md"].chunks],
-        ["harbor.txt", "海港新区发布年度报告", manifest["harbor.txt"].chunks],
+    assert [r[:5] for r in rows] == [  # undated, no repost
+        ["forest.md", "森林公园改造完成", "?", "", manifest["forest.md"].chunks],
+        ["harbor.txt", "海港新区发布年度报告", "?", "", manifest["harbor.txt"].chunks],
     ]
-    assert all(r[2] >= 1 for r in rows)
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", rows[0][3])
+    assert all(r[4] >= 1 for r in rows)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", rows[0][5])
 
 
 @pytest.mark.integration
