@@ -26,7 +26,7 @@ from assistant.embeddings import (
     backend_of,
     build_embeddings,
 )
-from assistant.errors import SettingsError
+from assistant.errors import ProfileError, SettingsError
 from assistant.pipeline import Answerer, Assistant
 from assistant.profile import KnowledgeProfile, load_profile
 from assistant.retrieval import RerankingSearch, build_search
@@ -106,7 +106,7 @@ class App:
             exclude=(s.profile_path,),
             sentence_vectors=s.sentence_vectors,
             limits=s.parse_limits,
-            documents={name: info.fields() for name, info in self.profile.documents.items()},
+            documents=self._described(),
         )
         targets = list(paths or [s.knowledge_dir])
         embeddings = self.embeddings("ingest")
@@ -164,6 +164,18 @@ class App:
             today=self.today,
             k=s.k,
         )
+
+    def _described(self) -> dict[str, dict[str, str]]:
+        """What the profile says of each article, for ingest. A knowledge folder that cannot be
+        read is ingest's to report (nothing is removed); a bad profile in a readable one is an
+        error, so that no record loses its date."""
+        try:
+            documents = self.profile.documents
+        except ProfileError:
+            if os.access(self.settings.knowledge_dir, os.R_OK | os.X_OK):
+                raise
+            return {}
+        return {name: info.fields() for name, info in documents.items()}
 
     def today(self) -> date:
         """The day relative times in questions are read from (ASSISTANT_TODAY, else today)."""
