@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from assistant.schema import Context, Draft
-from ingest.reposts import reposts_of
+from ingest.reposts import flat, reposts_of
 from ingest.store import DocumentRecord
 from ingest.text.dates import Relative, english_iso, relative_dates, year_of
 from ingest.text.quantities import figures
@@ -174,8 +174,7 @@ def _date(iso: str, lang: str) -> str:
 def _same(a: Context, b: Context) -> bool:
     """Two passages say the same: most of the shorter's characters run in the longer (a
     repost's line breaks and paragraphs may cut the text elsewhere)."""
-    flat_a, flat_b = _flat(a.text), _flat(b.text)
-    short, long = sorted((flat_a, flat_b), key=len)
+    short, long = sorted((flat(a.text), flat(b.text)), key=len)
     grams = {short[i : i + 4] for i in range(max(1, len(short) - 3))}
     return bool(grams) and sum(g in long for g in grams) / len(grams) >= SAME_PASSAGE
 
@@ -183,10 +182,6 @@ def _same(a: Context, b: Context) -> bool:
 # A passage and its repost's share nearly all 4-grams; two passages of one article, or of two
 # articles on one subject, share few (the fixture archive's updated review: under 0.3).
 SAME_PASSAGE = 0.8
-
-
-def _flat(text: str) -> str:
-    return "".join(re.findall(r"\w+", text))
 
 
 # --- relative dates -------------------------------------------------------------------------

@@ -26,11 +26,16 @@ REPOST_SIMILARITY = 0.8
 _KEPT = re.compile(r"[\w]+")  # letters, digits and CJK: what the article says, not its layout
 
 
+def flat(text: str) -> str:
+    """The text without its layout: line breaks, spaces and punctuation taken out."""
+    return "".join(_KEPT.findall(text))
+
+
 def _shingles(text: str) -> set[bytes]:
-    flat = "".join(_KEPT.findall(text.lower()))
-    if len(flat) <= SHINGLE:
-        return {flat.encode()} if flat else set()
-    return {flat[i : i + SHINGLE].encode() for i in range(len(flat) - SHINGLE + 1)}
+    kept = flat(text.lower())
+    if len(kept) <= SHINGLE:
+        return {kept.encode()} if kept else set()
+    return {kept[i : i + SHINGLE].encode() for i in range(len(kept) - SHINGLE + 1)}
 
 
 def signature(text: str) -> str:

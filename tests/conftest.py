@@ -45,6 +45,17 @@ def make_app(data_dir: Path, knowledge_dir: Path, **overrides: object):
     return build_app(make_settings(data_dir, knowledge_dir, **overrides))
 
 
+def evaluate_corpus(app, corpus: Path, out: Path) -> tuple[int, dict]:
+    """Run a fixture corpus's eval (its dataset.jsonl against its thresholds.toml): the exit
+    code and the report."""
+    import json
+
+    from eval.runner import run_cli
+
+    code = run_cli(app, corpus / "dataset.jsonl", out, None, thresholds=corpus / "thresholds.toml")
+    return code, json.loads((out / "report.json").read_text(encoding="utf-8"))
+
+
 @pytest.fixture(scope="session")
 def article_app(tmp_path_factory: pytest.TempPathFactory):
     """The application over the real article (real model, real Chroma in a temp folder),

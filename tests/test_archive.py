@@ -3,7 +3,6 @@ first, "as of" questions and reposts folded, on the fixture archive (tests/fixtu
 
 from __future__ import annotations
 
-import json
 import shutil
 from datetime import date
 from pathlib import Path
@@ -14,7 +13,7 @@ from assistant.archive import as_of, relative_note, resolve_short
 from eval.judge import ordered
 from ingest.reposts import REPOST_SIMILARITY, repost_groups, signature, similarity
 from ingest.text.dates import dateline, parse_date, publication_date, relative_dates
-from tests.conftest import FIXTURES, make_app
+from tests.conftest import FIXTURES, evaluate_corpus, make_app
 
 CORPUS = FIXTURES / "archive"
 TODAY = date(2024, 6, 1)
@@ -164,13 +163,7 @@ def test_a_date_entered_in_the_profile_later_reingests_the_file(tmp_path: Path):
 
 @pytest.mark.integration
 def test_the_archive_eval_passes_its_gate(archive_app, tmp_path: Path):
-    from eval.runner import run_cli
-
-    out = tmp_path / "eval"
-    code = run_cli(
-        archive_app, CORPUS / "dataset.jsonl", out, None, thresholds=CORPUS / "thresholds.toml"
-    )
-    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    code, report = evaluate_corpus(archive_app, CORPUS, tmp_path / "eval")
     summary = report["summary"]["assistant"]
     for kind in ("latest", "conflict", "as_of", "relative_date"):
         assert summary[kind]["fact_accuracy"] >= 0.75, kind

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import FIXTURES, make_app
+from tests.conftest import FIXTURES, evaluate_corpus, make_app
 
 CORPUS = FIXTURES / "cmrc"
 
@@ -71,13 +71,7 @@ def test_briefed_under_its_own_title(wiki_app, tmp_path: Path):
 
 @pytest.mark.integration
 def test_evaluated_against_its_own_floors(wiki_app, tmp_path: Path):
-    from eval.runner import run_cli
-
-    out = tmp_path / "eval"
-    code = run_cli(
-        wiki_app, CORPUS / "dataset.jsonl", out, None, thresholds=CORPUS / "thresholds.toml"
-    )
-    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    code, report = evaluate_corpus(wiki_app, CORPUS, tmp_path / "eval")
     assert set(report["summary"]["assistant"]) == {"negative", "open-book", "overall"}
     assert report["summary"]["assistant"]["overall"]["n"] == 27
     assert code == 0, [t for t in report["gate"]["thresholds"] if not t["passed"]]
