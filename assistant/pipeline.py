@@ -122,9 +122,9 @@ class Assistant:
         # another thread (and context), where the pinned state could not be released.
         with self.snapshot():
             retrieved = self.retrieve(self.prepare(Request(question, tuple(history), k)))
-            if streamer is None:
+            if streamer is None or retrieved.refusal:
                 whole = self.reply(retrieved)
-        if streamer is None:
+        if streamer is None or retrieved.refusal:
             yield _timed(whole, started)
             return
         query, drafts = retrieved.query, []
@@ -199,6 +199,7 @@ class Assistant:
             drafts = [
                 self.answerer.answer(part.text, contexts, lang=query.lang)
                 for part, contexts in zip(query.parts, retrieved.per_part, strict=True)
+                if not retrieved.refusal  # a time no article covers: nothing to draft
             ]
         with stage("check citations"):
             return self._finish(retrieved, drafts)
