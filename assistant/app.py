@@ -128,7 +128,10 @@ class App:
             rerank_candidates=s.rerank_candidates,
         )
         translator = QueryTranslator(
-            lambda: index.lexical().vocabulary, self.profile.glossary, s.data_dir / "cache"
+            lambda: index.lexical().vocabulary,
+            self.profile.glossary,
+            s.data_dir / "cache",
+            spelled=lambda options: index.lexical().spelled(options),
         )
         llm = self._llm()
         decider = self.decider()
@@ -237,9 +240,7 @@ class App:
         )
 
 
-def build_app(
-    settings: Settings, client: Any | None = None, decider: Decider | None = None
-) -> App:
+def build_app(settings: Settings, client: Any | None = None, decider: Decider | None = None) -> App:
     """The application for these settings (`client`: an already open Chroma client to use;
     `decider`: instead of the one the settings choose, e.g. while training one)."""
     return App(settings, client, decider)

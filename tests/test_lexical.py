@@ -148,6 +148,27 @@ def test_substring_counter_counts_exactly_what_a_scan_counts(texts, term, tmp_pa
     assert SubstringCounter.load(folder).count(term) == brute_df(clean, term)
 
 
+@given(
+    texts=st.lists(st.text(alphabet="李日华里理花", max_size=10), max_size=6),
+    options=st.lists(st.text(alphabet="李日华里理花", min_size=1, max_size=3), min_size=2,
+                     max_size=3),
+)  # fmt: skip
+@settings(max_examples=200, deadline=None)
+def test_spelled_finds_every_string_of_the_options_a_scan_finds(texts, options):
+    """The strings whose i-th character is one of options[i] are those a scan finds."""
+    import itertools
+
+    from ingest.substrings import SubstringCounter
+
+    counter = SubstringCounter.build(texts)
+    wanted = {
+        "".join(chars)
+        for chars in itertools.product(*options)
+        if any("".join(chars) in t for t in texts)
+    }
+    assert set(counter.spelled(options, most=1000)) == wanted
+
+
 def test_substring_counter_on_the_article_agrees_with_a_scan():
     from ingest.substrings import SubstringCounter
     from ingest.text.width import fold

@@ -1,0 +1,90 @@
+"""Chinese names an English question spells in pinyin, found in the articles however jieba cut
+them (ingest/text/pinyin.py, QueryTranslator.names)."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.translate import QueryTranslator
+from ingest.substrings import SubstringCounter
+from ingest.text.pinyin import characters, spelled_names, split_syllables, spelling
+
+ENGLISH = frozenset({"women", "china", "hong", "kong", "maria", "shandong"})
+
+
+def test_a_key_splits_into_syllables_or_is_not_pinyin():
+    assert split_syllables("rihua") == ["ri", "hua"]
+    assert split_syllables("zhuangshuang") == ["zhuang", "shuang"]
+    assert split_syllables("fighter") is None
+    assert spelling("Li-yin") == "liyin" and spelling("Lü") == "lv"
+
+
+def test_characters_read_as_their_syllable_also_without_the_umlaut():
+    assert "李" in characters("li") and "日" in characters("ri")
+    assert "吕" in characters("lu")  # lü, which English spells lu
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("When did Li Rihua pass the exam?", [("Li Rihua", ("lirihua", "rihua"), True)]),
+        ("Why was Empress He Fani demoted?", [("He Fani", ("hefani", "fani"), True)]),
+        ("Where is Qu Cheng from?", [("Qu Cheng", ("qucheng",), False)]),
+        ("How many firms are in Huangdao?", [("Huangdao", ("huangdao",), False)]),
+        ("Where is Hong Kong?", [("Hong Kong", ("hongkong",), False)]),
+        # English words are not names, whatever they read as (wo-men, chi-na).
+        ("How big is Shandong Women's University in China?", []),
+        ("What did Maria Sharapova win?", []),
+    ],
+)
+def test_runs_of_capitalised_pinyin_words_may_be_names(question, expected):
+    got = [(s.text, s.keys, s.is_name) for s in spelled_names(question, ENGLISH)]
+    assert got == expected
+
+
+@pytest.fixture(scope="module")
+def translator() -> QueryTranslator:
+    texts = ["李日华，字君实，明代书画家。", "何法倪是晋安帝的皇后。", "青岛开发区的黄岛"]
+    counter = SubstringCounter.build(texts)
+    return QueryTranslator(lambda: frozenset({"书画家", "皇后"}), spelled=counter.spelled)
+
+
+def test_a_spelled_name_reaches_the_characters_the_articles_write(translator):
+    """何法倪 is no word of the vocabulary (jieba cuts it), but the articles hold it."""
+    names = translator.names("Why was He Fani chosen to be empress?")
+    assert [(s.text, words) for s, words in names] == [("He Fani", frozenset({"何法倪"}))]
+    assert translator.groups("Why was He Fani chosen to be empress?") == [
+        frozenset({"何法倪"}),
+        frozenset({"皇后"}),
+    ]
+    assert "李日华" in translator.to_chinese("What did Li Rihua paint?")
+
+
+def test_a_name_no_article_holds_is_reported_without_words(translator):
+    """A surely-a-name run the articles cannot read is an unknown name (the decision refuses
+    questions about things the articles lack)."""
+    names = translator.names("What did Zhang Sanfeng invent?")
+    assert [(s.text, words) for s, words in names] == [("Zhang Sanfeng", frozenset())]
+    assert translator.groups("What did Zhang Sanfeng invent?") == []
+
+
+def test_without_the_articles_strings_no_name_is_looked_up():
+    assert QueryTranslator(lambda: frozenset()).names("What did Li Rihua paint?") == []
+
+
+def test_an_english_question_weighs_a_spelled_name_as_a_chinese_one_would():
+    """Found, the name is a known term the sentences are covered by; not found, it is an
+    unknown name, as 注册资本 is in a Chinese question about an article without it."""
+    from assistant.selection import coverage_of, weigh_terms
+    from ingest.lexical import LexicalIndex
+
+    texts = ["何法倪是晋安帝的皇后。", "晋安帝在位二十二年。"]
+    index = LexicalIndex.build(["a", "b"], texts, "names")
+    translator = QueryTranslator(lambda: index.vocabulary, spelled=index.spelled)
+    found = weigh_terms("Who did He Fani marry?", "en", index, translator)
+    assert any(t.words == frozenset({"何法倪"}) and t.known for t in found)
+    assert coverage_of(found, texts[0]) > coverage_of(found, texts[1])
+    missing = weigh_terms("Who did Zhang Sanfeng marry?", "en", index, translator)
+    assert [t.words for t in missing if t.specific and not t.known] == [
+        frozenset({"zhang sanfeng"})
+    ]
