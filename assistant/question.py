@@ -16,7 +16,10 @@ KIND_PATTERNS: dict[str, re.Pattern[str]] = {
         re.I,
     ),
     "list": re.compile(
-        r"哪些|哪几|有哪|包括什么|包括哪|分别|\bwhich\b.*\b(are|were)\b|\blist\b|what are", re.I
+        # "what are" lists unless a figure is asked ("What are the total assets ...?")
+        r"哪些|哪几|有哪|包括什么|包括哪|分别|\bwhich\b.*\b(are|were)\b|\blist\b"
+        r"|\bwhat (are|were)\b(?!.*\b(total|how (many|much)|number of|amount)\b)",
+        re.I,
     ),
     "rank": re.compile(
         r"第几|排第|排名|名次|哪一名|什么名次|\bwhat (rank|place|position)\b|\branked?\b", re.I
