@@ -8,6 +8,7 @@ from assistant import question as q
 from assistant.archive import resolve_short
 from assistant.decision import Decider
 from assistant.decision.features import Asked
+from assistant.overview import OVERVIEW_WORDS, overview_sentences, topic_words
 from assistant.schema import Context, Draft
 from assistant.selection import Scored, SentenceSimilarity, Term, rank_sentences, weigh_terms
 from assistant.short_answer import Short, cut_short
@@ -45,6 +46,8 @@ class ExtractiveAnswerer:
     def answer(self, question: str, contexts: Sequence[Context], lang: str | None = None) -> Draft:
         """Compose a short answer of verbatim quotes with [n] markers, or a refusal."""
         lang = lang or language(question)
+        if q.kind(question) == "overview":
+            return self.overview(question, contexts, lang)
         asked, scored = self.candidates(question, contexts, lang)
         terms = list(asked.terms)
         decision = self.decider.decide(asked, scored, contexts)
@@ -61,6 +64,31 @@ class ExtractiveAnswerer:
                 n = next(i for i, t in draft.quotes.items() if t == decision.chosen[0].text)
                 draft.text = f"The source gives {draft.short_answer} [{n}]. {draft.text}"
         draft.signals = {**signals, **decision.signals}
+        return draft
+
+    def overview(self, question: str, contexts: Sequence[Context], lang: str) -> Draft:
+        """The sentences that carry the article's structure (assistant/overview.py), or a
+        refusal when the overview is of something no article holds."""
+        signals: dict[str, object] = {"decider": "overview"}
+        index = self.lexical()
+        if lang == "en":
+            terms = self.terms(OVERVIEW_WORDS.sub(" ", question), lang)  # the topic's words
+            topic = [sorted(t.words) for t in terms if t.known]
+            unknown = [w for t in terms if not t.known for w in t.words]
+            if self.translator is not None:
+                unknown += [
+                    w for w in self.translator.untranslated(question)
+                    if not OVERVIEW_WORDS.fullmatch(w)
+                ]  # fmt: skip
+        else:
+            words, unknown = topic_words(question, lambda w: index.substring_df(w) > 0)
+            topic = [[w] for w in words]
+        chosen = overview_sentences(contexts, topic) if contexts and not unknown else []
+        if not chosen:
+            reason = f"no article holds: {', '.join(unknown)}" if unknown else "nothing retrieved"
+            return Draft.refusal(lang, {**signals, "refused_by": reason})
+        draft = self._compose(chosen, contexts, lang)
+        draft.signals = signals
         return draft
 
     def candidates(

@@ -29,7 +29,7 @@ from assistant.embeddings import (
 from assistant.errors import ProfileError, SettingsError
 from assistant.pipeline import Answerer, Assistant
 from assistant.profile import KnowledgeProfile, load_profile
-from assistant.retrieval import RerankingSearch, build_search
+from assistant.retrieval import article_contexts, build_search
 from assistant.selection import StoredSimilarity
 from assistant.settings import Settings
 from assistant.translate import QueryTranslator
@@ -118,13 +118,14 @@ class App:
         s, index = self.settings, self.index
         index.store.check_compatible()
         embeddings = self.embeddings("query")
+        scorer = CrossEncoderScorer(s.reranker_model) if s.reranker_model else None
         search = build_search(
             index,
             embeddings,
             s.k,
             s.fusion,
             s.dense_weight,
-            scorer=CrossEncoderScorer(s.reranker_model) if s.reranker_model else None,
+            scorer=scorer,
             rerank_candidates=s.rerank_candidates,
         )
         translator = QueryTranslator(
@@ -151,8 +152,8 @@ class App:
             guess_chars=s.max_analyzed_chars,
         )
         warmers = [embeddings.warm_up, index.lexical, lambda: tokenize("预热")]
-        if isinstance(search, RerankingSearch):
-            warmers.append(search.warm_up)
+        if scorer is not None:  # a missing reranker model fails at start, with one line
+            warmers.append(scorer.warm_up)
         return Assistant(
             search,
             answerer,
@@ -166,6 +167,7 @@ class App:
             archive=ArchiveOf(lambda: index.store.documents()),
             today=self.today,
             k=s.k,
+            article=lambda source: article_contexts(index, source),
         )
 
     def _described(self) -> dict[str, dict[str, str]]:

@@ -73,6 +73,7 @@ class Assistant:
         archive: Callable[[], Archive] | None = None,
         today: Callable[[], date] = date.today,
         k: int = 4,
+        article: Callable[[str], list[Context]] | None = None,
     ) -> None:
         self.search = search
         self.answerer = answerer
@@ -88,6 +89,8 @@ class Assistant:
         self.archive = archive
         self.today = today
         self.k = k
+        # Every body chunk of one article, in its order: what an overview question reads.
+        self.article = article
         self._warmers = list(warmers)
         self._streamer = answerer if isinstance(answerer, StreamingAnswerer) else None
         steps = (self.prepare, self.retrieve, self.reply)
@@ -173,7 +176,30 @@ class Assistant:
 
     def retrieve(self, query: Query) -> Retrieved:
         """The contexts of each part of the query, in rank order: with their articles' dates,
-        reposts folded, only of the time asked about when the question says "as of"."""
+        reposts folded, only of the time asked about when the question says "as of"; for an
+        overview ("总结一下…", "what changed"), the whole of the best article, in its order."""
+        retrieved = self._retrieve(query)
+        if self.article is None or retrieved.refusal:
+            return retrieved
+        per_part = tuple(
+            tuple(self._whole_article(found)) if q.kind(part.text) == "overview" else found
+            for part, found in zip(query.parts, retrieved.per_part, strict=True)
+        )
+        return replace(retrieved, per_part=per_part)
+
+    def _whole_article(self, found: Sequence[Context]) -> list[Context]:
+        """The best article's chunks, those retrieved keeping their scores and dates."""
+        if not found or self.article is None:
+            return list(found)
+        retrieved = {c.chunk_id: c for c in found}
+        best = found[0]
+        whole = [
+            retrieved.get(c.chunk_id) or replace(c, published=best.published, also_in=best.also_in)
+            for c in self.article(best.source)
+        ]
+        return whole or list(found)
+
+    def _retrieve(self, query: Query) -> Retrieved:
         archive = self.archive() if self.archive is not None else None
         if archive is None:
             with stage("retrieve"):

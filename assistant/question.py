@@ -9,6 +9,14 @@ from assistant.errors import InvalidQuestionError
 from ingest.text.width import collapse, language, visible
 
 KIND_PATTERNS: dict[str, re.Pattern[str]] = {
+    # What an article says as a whole (assistant/overview.py), before any kind of one fact.
+    "overview": re.compile(
+        r"总结|概括|概述|归纳|综述|主要做法|主要举措|主要内容|主要经验|讲了什么|说了什么|讲的是什么"
+        r"|介绍一下|有哪些(做法|举措|经验|成效|变化)|(改革|变化)(有|带来了?)哪些"
+        r"|\bsummar(y|i[sz]e)\b|\boverview\b|\bsum up\b|\bwhat (has |have )?changed\b"
+        r"|\bwhat (are|were) the main\b|\b(main|key) (points|measures|reforms|changes|steps)\b",
+        re.I,
+    ),
     "frequency": re.compile(r"多久[^？?]*一次|多长时间[^？?]*一次|频率|多频繁|how often", re.I),
     "date": re.compile(
         r"什么时候|何时|哪年|哪一年|几月|哪个月|哪月|哪天|什么时间|时间是|起始"
@@ -88,8 +96,8 @@ def clean_question(text: str, max_chars: int) -> CleanQuestion:
 
 
 def kind(question: str) -> str:
-    """The kind of answer wanted: 'frequency', 'date', 'list', 'rank', 'number', 'who', 'where'
-    or 'fact' (the first whose pattern the question matches)."""
+    """The kind of answer wanted: 'overview', 'frequency', 'date', 'list', 'rank', 'number',
+    'who', 'where' or 'fact' (the first whose pattern the question matches)."""
     for name, pattern in KIND_PATTERNS.items():
         if pattern.search(question):
             return name

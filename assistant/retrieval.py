@@ -158,6 +158,15 @@ class RerankingSearch:
         return [replace(found[i], score=scores[i], fused_score=found[i].score) for i in order]
 
 
+def article_contexts(index: KnowledgeIndex, source: str) -> list[Context]:
+    """Every body chunk of one article, in its order (what an overview reads)."""
+    return [
+        to_context(_document(cid, text, meta, 0.0), 0.0)
+        for cid, text, meta in index.store.document_chunks(source)
+        if meta.get("role", "body") == "body"
+    ]
+
+
 def to_context(
     doc: Document, score: float, dense: float | None = None, lexical: float | None = None
 ) -> Context:

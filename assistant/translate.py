@@ -220,14 +220,14 @@ class QueryTranslator:
     def groups(self, english: str) -> list[frozenset[str]]:
         """One set of Chinese candidates per English keyword, glossary phrase or pinyin name."""
         found: list[frozenset[str]] = []
-        for phrase, words in self._glossary:  # the profile's names first: they are curated
+        for phrase, chinese in self._glossary:  # the profile's names first: they are curated
             pattern = re.compile(rf"(?<![a-z0-9]){re.escape(phrase)}(?![a-z0-9])", re.I)
             if pattern.search(english):
-                found.append(frozenset(words))
+                found.append(frozenset(chinese))
                 english = pattern.sub(" | ", english)
-        for spelled, words in self.names(english):
-            if words:  # a name no article holds is left to `names` (an unknown name)
-                found.append(words)
+        for spelled, read in self.names(english):
+            if read:  # a name no article holds is left to `names` (an unknown name)
+                found.append(read)
                 english = english.replace(spelled.text, " | ")
         text = " " + re.sub(r"[^a-z0-9'\- ]+", " ", english.lower()) + " "
         reverse = self._reverse_index()
@@ -241,6 +241,22 @@ class QueryTranslator:
             if candidates:
                 found.append(frozenset(candidates))
         return found
+
+    def untranslated(self, english: str) -> list[str]:
+        """The English words of a question that the dictionary knows but no corpus word
+        translates ("mars" with no 火星 in the articles): what the articles do not talk about."""
+        reverse = self._reverse_index()
+        known = english_words(self._cache_dir)
+        glossed = " ".join(p for p, _ in self._glossary if p in english.lower())
+        return [
+            word
+            for word in dict.fromkeys(_WORD.findall(english.lower()))
+            if word not in _STOP
+            and len(word) > 3
+            and word not in glossed
+            and any(s in known for s in _stems(word))
+            and not any(s in reverse for s in _stems(word))
+        ]
 
     def synonyms(self, word: str, limit: int = 6) -> frozenset[str]:
         """Corpus words that share an English gloss with `word` (缺钱 → money → 资金, 融资).

@@ -454,6 +454,21 @@ class ChunkStore:
             for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         }
 
+    def document_chunks(self, source: str) -> list[tuple[str, str, dict[str, Any]]]:
+        """(id, text, metadata) of every committed chunk of one document, in its order: what an
+        overview of the document reads."""
+        col = self.chunk_collection
+        gen = self.state().gen
+        if col is None or gen == 0:
+            return []
+        got = col.get(where={"source": source}, include=["documents", "metadatas"])
+        rows = [
+            (i, d, m)
+            for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+            if _visible(m, gen)
+        ]
+        return sorted(rows, key=lambda r: int(r[2]["ordinal"]))
+
     def sentence_vectors(self, chunks: Mapping[str, int]) -> dict[str, list[tuple[int, int, Any]]]:
         """(start, end, vector) of the sentences of each chunk (chunk id -> how many sentences it
         has) that has sentence vectors. Fetched by id: a `chunk_id` filter scans every
