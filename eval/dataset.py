@@ -52,6 +52,10 @@ def _row_problem(row: Any, seen: Mapping[str, int], max_chars: int) -> str | Non
     evidence = row["evidence"]
     if facts and (not isinstance(evidence, str) or not evidence.strip()):
         return "an answerable question needs 'evidence' (a non-empty string)"
+    least = row.get("min_facts", len(facts))
+    whole = isinstance(least, int) and not isinstance(least, bool)
+    if "min_facts" in row and not (whole and 1 <= least <= len(facts)):
+        return f"'min_facts' must be a whole number from 1 to {len(facts)} (the facts it states)"
     for key in ("lead", "earlier", "absent"):
         value = row.get(key, [])
         if not isinstance(value, list) or not all(isinstance(a, str) and a.strip() for a in value):

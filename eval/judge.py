@@ -71,9 +71,12 @@ def judge_citations(
             chunk is not None
             and bool(normalize(c.quote))
             and normalize(c.quote) in normalize(chunk)
-            and all(
-                sentence_supported(s, chunk, row["evidence"], row["facts"])
-                for s in sentences.get(c.n) or [c.quote]
+            and (
+                "min_facts" in row  # an overview's quote need state no point: it is verbatim
+                or all(
+                    sentence_supported(s, chunk, row["evidence"], row["facts"])
+                    for s in sentences.get(c.n) or [c.quote]
+                )
             )
         )
         judged.append({"n": c.n, "chunk_id": c.chunk_id, "quote": c.quote, "supported": ok})
@@ -97,21 +100,24 @@ def figure_support(answer: Answer) -> tuple[int, int]:
     return stated, supported
 
 
-def grounded(answer: Answer, facts: Sequence[Sequence[str]]) -> bool:
-    """Every fact is stated by the answer in a form that a passage it cites holds verbatim
-    (the open-book criterion: the answer holds a gold span and cites it)."""
+def grounded(
+    answer: Answer, facts: Sequence[Sequence[str]], least: int | None = None
+) -> bool:
+    """Every fact (or `least` of them) is stated by the answer in a form that a passage it
+    cites holds verbatim (the open-book criterion: the answer holds a gold span and cites it)."""
     if answer.refused or not facts:
         return False
     plain = strip_markers(answer.answer)
     cited_ids = {c.chunk_id for c in answer.citations}
     cited = [normalize(c.text) for c in answer.contexts if c.chunk_id in cited_ids]
-    return all(
+    held = sum(
         any(
             match_fact(plain, [alt]) == "match" and any(normalize(alt) in chunk for chunk in cited)
             for alt in alternatives
         )
         for alternatives in facts
     )
+    return held >= (len(facts) if least is None else least)
 
 
 def short_correct(answer: Answer, facts: Sequence[Sequence[str]]) -> bool:
@@ -160,6 +166,13 @@ def ordered(answer: str, row: Mapping[str, Any]) -> bool:
     return bool(lead) and all(min(lead) < p for p in earlier)
 
 
+def enough(verdicts: Sequence[str], row: Mapping[str, Any]) -> bool:
+    """The answer states the facts the row asks for: every one, or `min_facts` of them (an
+    overview states at least k of its n points)."""
+    least = int(row.get("min_facts", len(verdicts)))
+    return sum(v == "match" for v in verdicts) >= least
+
+
 def make_record(row: Mapping[str, Any], answer: Answer) -> dict[str, Any]:
     """The per-question record: what `summarize` needs plus what the report shows."""
     answerable = bool(row["facts"])
@@ -168,7 +181,7 @@ def make_record(row: Mapping[str, Any], answer: Answer) -> dict[str, Any]:
     verdicts = [match_fact(plain, f) for f in row["facts"]]
     citation_ok, citations = judge_citations(answer, row)
     correct = (
-        not answer.refused and all(v == "match" for v in verdicts) and ordered(plain, row)
+        not answer.refused and enough(verdicts, row) and ordered(plain, row)
         if answerable
         else None
     )
@@ -188,7 +201,7 @@ def make_record(row: Mapping[str, Any], answer: Answer) -> dict[str, Any]:
         "answer": answer.answer,
         "fact_verdicts": verdicts,
         "correct": correct,
-        "grounded": grounded(answer, row["facts"]) if answerable else None,
+        "grounded": grounded(answer, row["facts"], row.get("min_facts")) if answerable else None,
         "figures_stated": figures_stated,
         "figures_supported": figures_supported,
         "short_answer": answer.short_answer,
@@ -200,6 +213,7 @@ def make_record(row: Mapping[str, Any], answer: Answer) -> dict[str, Any]:
         ),
         "signals": answer.signals,
         "rank": evidence_rank(row["evidence"], texts) if answerable else None,
+        "ranked": "min_facts" not in row,  # an overview's contexts are its article, in order
         "citation_ok": citation_ok,
         "citations": citations,
         "contexts": [{"chunk_id": c.chunk_id, "text": c.text} for c in answer.contexts],

@@ -122,7 +122,8 @@ def _check_record(record: Mapping[str, Any], by: str) -> None:
 def _group_metrics(records: Sequence[Mapping[str, Any]]) -> Metrics:
     answerable = [r for r in records if r["answerable"]]
     negatives = [r for r in records if not r["answerable"]]
-    ranks = [r["rank"] for r in answerable]
+    # An overview reads the whole article: where its evidence ranks says nothing of retrieval.
+    ranks = [r["rank"] for r in answerable if r.get("ranked", True)]
     cited = [
         r["citation_ok"] for r in answerable if not r["refused"] and r["citation_ok"] is not None
     ]

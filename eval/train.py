@@ -473,10 +473,12 @@ def run_train(
 
 
 def load_dataset_rows(settings: Settings) -> list[dict[str, Any]]:
-    """The zone set's rows (for measuring, and for the vetoes)."""
+    """The zone set's rows (for measuring, and for the vetoes); not its overviews, which no
+    sentence answers alone (assistant/overview.py answers them)."""
     from eval.dataset import DEFAULT_DATASET
 
-    return load_dataset(DEFAULT_DATASET, settings.max_question_chars)
+    rows = load_dataset(DEFAULT_DATASET, settings.max_question_chars)
+    return [r for r in rows if "min_facts" not in r]
 
 
 def render_training(model: DecisionModel, measured: dict[str, Any]) -> str:

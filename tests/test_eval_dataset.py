@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from eval.matching import match_fact, normalize
+from ingest.text.width import language
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASET = ROOT / "eval" / "dataset.jsonl"
@@ -19,8 +20,10 @@ ARTICLE = ROOT / "knowledge" / "000_a43dbe5c9c0e2b82.txt"
 
 TYPES = {
     "fact", "number", "date", "list", "paraphrase", "multihop", "negative", "english", "followup",
+    "overview",
 }  # fmt: skip
 KEYS = {"id", "question", "type", "lang", "facts", "evidence", "source"}
+OPTIONAL = {"history", "min_facts"}  # min_facts: an overview states at least k of its points
 
 
 def load_rows() -> list[dict[str, Any]]:
@@ -92,9 +95,10 @@ def test_dataset_size_and_ids() -> None:
 
 @pytest.mark.parametrize("row", ROWS, ids=lambda row: row["id"])
 def test_row_schema(row: dict[str, Any]) -> None:
-    assert KEYS <= set(row) <= KEYS | {"history"}
+    assert KEYS <= set(row) <= KEYS | OPTIONAL
     assert row["type"] in TYPES
-    assert row["lang"] == ("en" if row["type"] == "english" else "zh")
+    assert row["lang"] == language(row["question"])
+    assert ("min_facts" in row) == (row["type"] == "overview")
     assert isinstance(row["question"], str) and row["question"].strip()
     assert all(isinstance(alts, list) and alts for alts in row["facts"])
     assert all(isinstance(alt, str) and alt.strip() for alts in row["facts"] for alt in alts)
@@ -139,7 +143,9 @@ def test_every_fact_is_grounded_in_article(row: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(
-    "row", [r for r in ANSWERABLE if r["type"] != "multihop"], ids=lambda row: row["id"]
+    "row",
+    [r for r in ANSWERABLE if r["type"] not in ("multihop", "overview")],
+    ids=lambda row: row["id"],
 )
 def test_quoting_the_evidence_states_every_fact(row: dict[str, Any]) -> None:
     for alternatives in row["facts"]:

@@ -534,7 +534,7 @@ def test_load_dataset_reads_rows_and_skips_blank_lines(tmp_path: Path) -> None:
 
 def test_the_shipped_dataset_loads() -> None:
     rows = load_dataset(Path(__file__).resolve().parents[1] / "eval" / "dataset.jsonl")
-    assert len(rows) == 88
+    assert len(rows) == 95
 
 
 @pytest.mark.parametrize(
@@ -552,6 +552,8 @@ def test_the_shipped_dataset_loads() -> None:
         (dict(ROW_NUMBER, evidence=None), "an answerable question needs 'evidence' (a non-empty string)"),
         (dict(ROW_NUMBER, history=["q"]), "'history' must be a list of objects with a non-empty 'question'"),
         (dict(ROW_NUMBER, type="overall"), "'overall' is reserved and cannot be a type"),
+        (dict(ROW_NUMBER, min_facts=2), "'min_facts' must be a whole number from 1 to 1 (the facts it states)"),
+        (dict(ROW_NUMBER, min_facts=True), "'min_facts' must be a whole number from 1 to 1 (the facts it states)"),
     ],
 )  # fmt: skip
 def test_load_dataset_names_line_and_problem(tmp_path: Path, line: Any, problem: str) -> None:
