@@ -22,6 +22,37 @@ from ingest.load import SUPPORTED_EXTENSIONS
 logger = logging.getLogger(__name__)
 
 LOCKED = "请先输入管理员密码 · Enter the admin password first"
+# The admin's result lines, labelled in Chinese as the chat is (the detail stays as ingest says
+# it: file names and reasons). Longest first, so "finished an upload …: added:" is one label.
+LABELS = (
+    ("finished an upload interrupted by a stop: ", "已完成中断的上传"),
+    ("no date found for: ", "未找到发表日期"),
+    ("not found: ", "未找到"),
+    ("rejected: ", "未接受"),
+    ("deleted: ", "已删除"),
+    ("failed: ", "失败"),
+    ("repost: ", "转载"),
+    ("added: ", "已添加"),
+    ("updated: ", "已更新"),
+    ("unchanged: ", "未改变"),
+    ("files: ", "文件"),
+    ("Error: ", "错误"),
+)
+PROGRESS = {
+    "reading files": "读取文件 · reading files",
+    "scanning the knowledge folder": "扫描知识库文件夹 · scanning the knowledge folder",
+    "embedding": "向量化 · embedding",
+}
+
+
+def bilingual(lines: Sequence[str]) -> str:
+    """Result lines for the admin tab: each led by its Chinese label ("已删除 · deleted: …")."""
+    out = []
+    for line in lines:
+        zh = next((zh for en, zh in LABELS if line.startswith(en)), "")
+        out.append(f"{zh} · {line}" if zh else line)
+    return "\n".join(out)
+
 UNLOCKED = "已登录 · Unlocked"
 ADMIN_GROUP = "admin"
 
@@ -78,13 +109,13 @@ class AdminHandlers:
         """Ingest uploaded files; returns (result log, table, delete choices)."""
         self.require(allowed)
         messages = self.admin.upload([Path(f) for f in files or []], progress)
-        return "\n".join(messages), *self.listing(allowed)
+        return bilingual(messages), *self.listing(allowed)
 
     def delete(self, allowed: object, source: str | None) -> tuple[str, Rows, list[str]]:
         """Delete one article (the tab asks for confirmation first); returns (result log,
         table, delete choices)."""
         self.require(allowed)
-        return self.admin.delete(source or ""), *self.listing(allowed)
+        return bilingual([self.admin.delete(source or "")]), *self.listing(allowed)
 
     def rebuild_question(self, allowed: object) -> str:
         """What the rebuild's confirmation asks: which articles' index it replaces, from where."""
@@ -107,7 +138,7 @@ class AdminHandlers:
         returns (result log, table, choices)."""
         self.require(allowed)
         lines = self.admin.reindex(progress, rebuild=rebuild)
-        return "\n".join(lines), *self.listing(allowed)
+        return bilingual(lines), *self.listing(allowed)
 
 
 def build_admin_tab(admin: KnowledgeAdmin, gate: Gatekeeper, notice: str = "") -> AdminHandlers:
@@ -136,7 +167,7 @@ def build_admin_tab(admin: KnowledgeAdmin, gate: Gatekeeper, notice: str = "") -
 
     def tracker(progress: Any) -> ProgressFn:
         def report(done: int, total: int, stage: str) -> None:
-            progress((done, total), desc=stage, unit="texts")
+            progress((done, total), desc=PROGRESS.get(stage, stage), unit="texts")
 
         return report
 
@@ -197,7 +228,7 @@ def build_admin_tab(admin: KnowledgeAdmin, gate: Gatekeeper, notice: str = "") -
         def on_upload(paths: list[str] | None, request: gr.Request, progress: Any = tracked) -> Any:
             with shown_as_error():
                 handlers.require(allowed(request))
-                progress(0, desc="reading files")
+                progress(0, desc=PROGRESS["reading files"])
                 text, rows, sources = handlers.upload(True, paths, tracker(progress))
             return text, rows, gr.Dropdown(choices=sources, value=None), None
 
@@ -221,7 +252,7 @@ def build_admin_tab(admin: KnowledgeAdmin, gate: Gatekeeper, notice: str = "") -
             def on_reindex(request: gr.Request, progress: Any = tracked) -> Any:
                 with shown_as_error():
                     handlers.require(allowed(request))
-                    progress(0, desc="scanning the knowledge folder")
+                    progress(0, desc=PROGRESS["scanning the knowledge folder"])
                     text, rows, sources = handlers.reindex(True, tracker(progress), rebuild=full)
                 return text, rows, gr.Dropdown(choices=sources, value=None), gr.Row(visible=False)
 

@@ -281,7 +281,7 @@ def test_admin_tab_refuses_a_wrong_password_then_uploads(page: Any, served: dict
     page.locator("#admin-delete").click()
     page.locator("#admin-confirm").click()
     page.wait_for_function(
-        "() => document.querySelector('#admin-log textarea').value.startsWith('deleted: 蓝湾_新区.txt')"
+        "() => document.querySelector('#admin-log textarea').value.startsWith('已删除 · deleted: 蓝湾_新区.txt')"
     )
     assert "蓝湾_新区.txt" not in page.locator("#admin-table").inner_text()
     # A full rebuild, with progress, leaves the other articles answerable.
@@ -289,7 +289,7 @@ def test_admin_tab_refuses_a_wrong_password_then_uploads(page: Any, served: dict
     assert "replaces the index of 3 articles" in page.locator("#admin-rebuild-text").inner_text()
     page.locator("#admin-rebuild-confirm").click()
     page.wait_for_function(
-        "() => document.querySelector('#admin-log textarea').value.startsWith('files: 3 added')"
+        "() => document.querySelector('#admin-log textarea').value.startsWith('文件 · files: 3 added')"
     )
 
 

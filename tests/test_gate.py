@@ -117,7 +117,7 @@ def test_admin_events_need_the_login_and_a_wrong_password_backs_off(served: dict
     assert admin.join(reindex, [], "admin-session-1").status_code == 200
     message = admin.result("admin-session-1")
     assert message["success"] is True
-    assert message["output"]["data"][0].startswith("files: 0 added, 0 updated, 2 unchanged")
+    assert message["output"]["data"][0].startswith("文件 · files: 0 added, 0 updated, 2 unchanged")
     # The admin cookie alone, carried to another page, is not a login.
     thief = Browser(served, "10.0.0.3").open_page()
     thief.http.cookies.set("zone_admin", admin.http.cookies["zone_admin"])

@@ -7,7 +7,7 @@ import pytest
 
 from assistant.translate import QueryTranslator
 from ingest.substrings import SubstringCounter
-from ingest.text.pinyin import characters, spelled_names, split_syllables, spelling
+from ingest.text.pinyin import characters, spelled_names, spelling, split_syllables
 
 ENGLISH = frozenset({"women", "china", "hong", "kong", "maria", "shandong"})
 

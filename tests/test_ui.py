@@ -449,15 +449,15 @@ def test_upload_rejects_bad_files_and_the_assistant_sees_the_new_one(admin_setup
     lines = log.splitlines()
     assert (
         lines[0]
-        == "rejected: run.sh: unsupported file type .sh; allowed: .txt, .md, .html, .htm, .pdf, .docx"
+        == "未接受 · rejected: run.sh: unsupported file type .sh; allowed: .txt, .md, .html, .htm, .pdf, .docx"
     )
-    assert lines[1] == "rejected: empty.txt: file is empty"
-    assert lines[2] == "rejected: big.txt: file is 1.2 MB, over the 1 MB limit"
+    assert lines[1] == "未接受 · rejected: empty.txt: file is empty"
+    assert lines[2] == "未接受 · rejected: big.txt: file is 1.2 MB, over the 1 MB limit"
     assert (
-        lines[3] == "rejected: copy.txt: same content as harbor.txt, already in the knowledge base"
+        lines[3] == "未接受 · rejected: copy.txt: same content as harbor.txt, already in the knowledge base"
     )
-    assert lines[4].startswith("rejected: broken.pdf: ")
-    assert re.fullmatch(r"added: 灯塔_简报\.md \((\d+) chunks\)", lines[5])
+    assert lines[4].startswith("未接受 · rejected: broken.pdf: ")
+    assert re.fullmatch(r"已添加 · added: 灯塔_简报\.md \((\d+) chunks\)", lines[5])
     chunks = int(lines[5].split("(")[1].split()[0])
     # progress counts every text embedded: the chunks, then their sentences
     assert calls and calls[-1][0] == calls[-1][1] > chunks and calls[-1][2] == "embedding"
@@ -477,12 +477,12 @@ def test_upload_rejects_bad_files_and_the_assistant_sees_the_new_one(admin_setup
     assert "<script" not in html and "<img" not in html and "&lt;script&gt;" in html
     # Delete: gone from the index, the folder and the answers.
     log, _, sources = handlers.delete(True, "灯塔_简报.md")
-    assert log == "deleted: 灯塔_简报.md (file deleted)"
+    assert log == "已删除 · deleted: 灯塔_简报.md (file deleted)"
     assert sources == ["forest.md", "harbor.txt"]
     assert not (settings.knowledge_dir / "灯塔_简报.md").exists()
     assert assistant.ask(XSS_QUESTION).refused
-    assert handlers.delete(True, "../harbor.txt")[0] == "not found: ../harbor.txt"
-    assert handlers.delete(True, None)[0] == "not found: (nothing selected)"
+    assert handlers.delete(True, "../harbor.txt")[0] == "未找到 · not found: ../harbor.txt"
+    assert handlers.delete(True, None)[0] == "未找到 · not found: (nothing selected)"
 
 
 @pytest.mark.integration
@@ -506,10 +506,10 @@ def test_reupload_replaces_and_failed_ingest_restores_the_previous_file(admin_se
     assert admin.upload([newer]) == ["updated: harbor.txt (1 chunks)"]  # one sentence
     assert "50个" in assistant.ask("海港新区今年新引进重点项目多少个？").answer
     log, _, _ = handlers.reindex(True)
-    assert log.startswith("files: 0 added, 0 updated, 2 unchanged, 0 removed, 0 failed; chunks")
+    assert log.startswith("文件 · files: 0 added, 0 updated, 2 unchanged, 0 removed, 0 failed;")
     calls: list[tuple[int, int, str]] = []
     log, _, sources = handlers.reindex(True, lambda *a: calls.append(a), rebuild=True)
-    assert log.startswith("files: 2 added, 0 updated, 0 unchanged, 0 removed, 0 failed; chunks")
+    assert log.startswith("文件 · files: 2 added, 0 updated, 0 unchanged, 0 removed, 0 failed;")
     assert calls[-1][0] == calls[-1][1] > 0 and sources == ["forest.md", "harbor.txt"]
     assert "50个" in assistant.ask("海港新区今年新引进重点项目多少个？").answer
 
@@ -575,3 +575,20 @@ def test_api_ask_over_http_and_no_admin_endpoint(mini):
         ]
         with pytest.raises(AppError, match="the question is empty"):
             client.predict("", api_name="/ask")
+
+
+def test_admin_results_are_labelled_in_chinese_as_the_chat_is():
+    from assistant.ui_admin import bilingual
+
+    lines = [
+        "rejected: run.sh: unsupported file type .sh",
+        "finished an upload interrupted by a stop: added: lake.txt (1 chunks)",
+        "files: 1 added, 0 updated, 0 unchanged, 0 removed, 0 failed; chunks written: 3; 0.1s",
+        "something new",
+    ]
+    assert bilingual(lines).splitlines() == [
+        "未接受 · rejected: run.sh: unsupported file type .sh",
+        "已完成中断的上传 · finished an upload interrupted by a stop: added: lake.txt (1 chunks)",
+        "文件 · files: 1 added, 0 updated, 0 unchanged, 0 removed, 0 failed; chunks written: 3; 0.1s",
+        "something new",
+    ]
