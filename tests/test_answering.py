@@ -35,7 +35,7 @@ def test_kind_language_and_splitting():
     assert q.kind("什么时候成立的？") == "date"
     assert q.kind("有哪些园区？") == "list"
     assert q.kind("When was it set up?") == "date"
-    assert q.kind("What are the main parks?") == "list"
+    assert q.kind("What are the seven key parks?") == "list"
     assert q.kind("What are the total assets of the platform companies?") == "number"
     assert (q.kind("橡胶声纹库是跟谁一起做的？"), q.kind("Who is the director?")) == ("who", "who")
     assert (q.kind("祖籍在哪里？"), q.kind("Where is it?")) == ("where", "where")
