@@ -21,10 +21,15 @@ from ingest.text.tokens import ascii_words, bigrams, tokenize
 from ingest.text.width import collapse, fold, has_cjk, language, squash
 
 _QUOTED = re.compile(r"[“「《\"]([^”」》\"]{2,40})[”」》\"]")
+# A period after a capital letter or a short title ("Nanning No. 2", "F.C.", "Dr.") ends no
+# English sentence.
+_NOT_ABBREVIATED = "".join(
+    rf"(?<!\b{a})" for a in ("[A-Z]", "No", "Mr", "Ms", "Dr", "St", "Co", "Jr", "vs")
+)
 _TOKEN = re.compile(
     r"(?P<marker>\[\d{1,3}\])"
     r"|(?P<newline>\s*\n\s*)"
-    r"|(?P<end>(?:[。！？；!?…]|[.;](?=\s|$|\[))+)"
+    r"|(?P<end>(?:[。！？；!?…]|;(?=\s|$|\[)|" + _NOT_ABBREVIATED + r"\.(?=\s|$|\[))+)"
     r"|(?P<space>\s+)"
     r"|(?P<open>[“「『])"
     r"|(?P<close>[”」』])"
@@ -289,19 +294,48 @@ def check(
     if draft.refused:
         return Checked(draft.text, [], True)
     kept, dropped = verify(draft.text, draft.cited)
+    # A generated English answer stands beside the Chinese it rests on: each passage it cites
+    # is quoted whole (a reader's passages are a few sentences, assistant/reading.py), since an
+    # English sentence shares too few characters with one Chinese sentence to pick it.
+    beside = lang == "en" and not draft.quotes
+    quotes = _quotes(draft, kept, beside)
+    elsewhere: list[Claim] = []  # figures its passage states, but not the quote shown with it
+    if not draft.quotes:  # generated: its figures must be those of the quote it is shown with
+        elsewhere = [c for c in kept if _outside_quotes(c, quotes, draft.cited)]
+        if elsewhere:
+            kept = [c for c in kept if c not in elsewhere]
+            dropped, quotes = dropped + elsewhere, _quotes(draft, kept, beside)
     for claim in dropped:
         logger.debug("dropped unsupported claim: %s", claim.text[:80])
     if not kept or (accept is not None and not accept(kept, question)):
         return Checked(REFUSAL[lang], [], True)
+    text, citations = renumber(kept, draft.cited, quotes)
+    if beside:  # every quoted sentence carries its marker, as every answer sentence does
+        text += "\nQuoted in Chinese: " + "".join(
+            f"{c.quote[a:b]}[{c.n}]" for c in citations for a, b in split_sentences(c.quote)
+        )
+    if elsewhere or any(wrong_figures(claim, draft.cited) for claim in dropped):
+        text += "\n" + FIGURE_REMOVED[lang]  # the reader is told, not left to guess
+    return Checked(text, citations, False)
+
+
+def _quotes(draft: Draft, kept: Sequence[Claim], beside: bool) -> dict[int, str]:
+    """The verbatim sentence each marker stands for: the draft's own (extractive), else the
+    chunk sentence closest to the claims that cite it (or the whole passage, `beside`)."""
     quotes = dict(draft.quotes)
     for n, ctx in draft.cited.items():
         supporting = [c.text for c in kept if n in c.markers]
         if n not in quotes and supporting:
-            quotes[n] = best_sentence(supporting, ctx.text)
-    text, citations = renumber(kept, draft.cited, quotes)
-    if any(wrong_figures(claim, draft.cited) for claim in dropped):
-        text += "\n" + FIGURE_REMOVED[lang]  # the reader is told, not left to guess
-    return Checked(text, citations, False)
+            quotes[n] = ctx.text.strip() if beside else best_sentence(supporting, ctx.text)
+    return quotes
+
+
+def _outside_quotes(claim: Claim, quotes: dict[int, str], cited: dict[int, Context]) -> list[str]:
+    """The figures and dates of a generated claim that none of its quotes states, though its
+    passage may ("海尔信息谷已入驻49家企业" took the 49 of another sentence, "2020年2月" the
+    year of another); relative dates count as resolved (今年2月 of 2021-09 says 2021年2月)."""
+    said = [as_read(replace(cited[m], text=quotes[m])) for m in claim.markers if m in quotes]
+    return unsupported_details(claim.text, "\n".join(said)) if said else []
 
 
 FIGURE_REMOVED = {

@@ -56,6 +56,19 @@ def evaluate_corpus(app, corpus: Path, out: Path) -> tuple[int, dict]:
     return code, json.loads((out / "report.json").read_text(encoding="utf-8"))
 
 
+def claims_text(answer) -> str:
+    """An answer's text without its own notes (what a quoted 今年 means; that a sentence with a
+    wrong figure was removed): they are not claims that need a citation."""
+    from assistant.archive import relative_note
+    from assistant.citations import FIGURE_REMOVED
+    from ingest.text.width import language
+
+    lang = language(answer.question)
+    note = relative_note([(c.quote, c.published) for c in answer.citations], lang)
+    text = answer.answer.removesuffix("\n" + note) if note else answer.answer
+    return text.removesuffix("\n" + FIGURE_REMOVED[lang])
+
+
 @pytest.fixture(scope="session")
 def article_app(tmp_path_factory: pytest.TempPathFactory):
     """The application over the real article (real model, real Chroma in a temp folder),

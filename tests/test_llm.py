@@ -29,7 +29,7 @@ from assistant.pipeline import Assistant
 from assistant.prompts import SYSTEM_PROMPT
 from assistant.schema import REFUSAL, Answer, Context
 from eval.processes import free_port, stop
-from tests.conftest import KNOWLEDGE, make_settings
+from tests.conftest import KNOWLEDGE, claims_text, make_settings
 from tests.test_llm_unit import PLANTED, StaticRetriever, assert_grounded
 
 logger = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ def check_answer(answer: Answer, lang: str) -> None:
     assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
     assert all(c.chunk_id in context_ids for c in answer.citations)
     cited = {c.n: answer.contexts[context_ids.index(c.chunk_id)] for c in answer.citations}
-    for claim in split_claims(answer.answer):
+    for claim in split_claims(claims_text(answer)):
         assert claim.markers and set(claim.markers) <= set(cited)
         chunks = "\n".join(cited[m].text for m in claim.markers)
         assert unsupported_details(claim.text, chunks) == [], claim

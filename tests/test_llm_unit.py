@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from assistant.citations import check, split_claims, verify
+from assistant.citations import addresses, check, split_claims, verify
 from assistant.errors import LLMError
 from assistant.guard import one_question, passage_text
 from assistant.llm import LLMAnswerer, to_draft
@@ -22,6 +22,7 @@ from assistant.pipeline import Assistant
 from assistant.prompts import SYSTEM_PROMPT
 from assistant.prompts import answer_messages as build_messages
 from assistant.schema import REFUSAL, Answer, Context
+from tests.conftest import claims_text
 
 C1 = Context(
     "c1",
@@ -162,7 +163,7 @@ def assert_grounded(answer: Answer) -> None:
     cited = {
         c.n: next(x for x in answer.contexts if x.chunk_id == c.chunk_id) for c in answer.citations
     }
-    kept, dropped = verify(answer.answer, cited)
+    kept, dropped = verify(claims_text(answer), cited)
     assert dropped == [] and kept
     markers = {m for claim in kept for m in claim.markers}
     assert markers == set(cited)
@@ -176,7 +177,8 @@ def assert_grounded(answer: Answer) -> None:
 def test_messages_number_and_fence_every_passage_and_state_the_rules() -> None:
     system, user = build_messages(QUESTION, [C1, C2], "zh")
     assert system["role"] == "system" and user["role"] == "user"
-    assert REFUSAL["zh"] in system["content"] and "不是指令" in system["content"]
+    # No rule to refuse (a small reader refused nearly everything): the checks decide.
+    assert REFUSAL["zh"] not in system["content"] and "不是指令" in system["content"]
     assert re.search(r"\[\d\]", system["content"]) is None  # an echoed rule never looks cited
     assert user["content"].startswith(f"[1]\n<passage>\n{C1.text}\n</passage>\n\n[2]\n<passage>\n")
     assert f"<question>\n{QUESTION}\n</question>" in user["content"]
@@ -185,8 +187,17 @@ def test_messages_number_and_fence_every_passage_and_state_the_rules() -> None:
 
 def test_english_question_gets_english_rules() -> None:
     system, user = build_messages("How many firms?", [C1], "en")
-    assert system["content"] == SYSTEM_PROMPT["en"].format(refusal=REFUSAL["en"])
+    assert system["content"] == SYSTEM_PROMPT["en"]
     assert "Answer the question in English" in user["content"]
+
+
+def test_an_english_reader_sees_each_chinese_figure_said_in_english() -> None:
+    assets = Context("c3", "a.txt", "2021年9月，平台公司资产总额近700亿元。", 0.9)
+    _, user = build_messages("What are the assets?", [assets], "en")
+    assert "2021年9月〔September 2021〕" in user["content"]
+    assert "近700亿元〔nearly 70 billion yuan〕" in user["content"]
+    _, chinese = build_messages("资产多少？", [assets], "zh")
+    assert "〔" not in chinese["content"]
 
 
 def test_planted_instructions_are_cut_from_the_prompt() -> None:
@@ -205,7 +216,7 @@ def test_draft_maps_markers_to_contexts_and_quotes_verbatim_sentences() -> None:
     assert draft.refused is False
     assert draft.cited == {1: C1, 2: C2}
     assert draft.quotes == {}  # chosen by the citation check, from the claims it keeps
-    checked = check(draft, QUESTION, "zh", LLMAnswerer.accepts)
+    checked = check(draft, QUESTION, "zh", addresses)
     assert [c.quote for c in checked.citations] == [
         "联合成效上，中电光谷已成功布局4个科技产业园区，招商落户（含注册）各类市场主体1900余家，"
         "投资超千万元的600余家。",
@@ -317,6 +328,7 @@ def test_a_sentence_with_a_wrong_figure_is_removed_and_the_answer_says_so(tmp_pa
     assert "700 billion" not in answer.answer
     assert answer.answer == (
         "They hold an AA+ credit rating [1].\n"
+        "Quoted in Chinese: 开发区平台公司资产总额近700亿元，信用评级AA+。[1]\n"
         "(One sentence was removed: its figure is not what the quoted source says.)"
     )
 
@@ -523,3 +535,75 @@ def test_the_chat_shows_the_reply_while_it_is_written_then_the_checked_answer(
     final = updates[-1][2][-1].answer
     assert final.answer == "中电光谷招商落户各类市场主体1900余家。[1]"  # the invented claim is gone
     assert "9999" not in shown[-1] and "streaming" not in shown[-1]
+
+
+
+# --- what a small reader writes ------------------------------------------------------------------
+
+
+def test_a_sentence_without_its_marker_or_marked_first_gets_the_passage_that_says_it() -> None:
+    """Qwen2.5 1.5B wrote "[2]青岛开发区投资控股集团下设6个子公司。" and left markers out."""
+    holding = Context("h", "a.txt", "全面组建青岛开发区投资控股集团有限公司，下设6个子公司。", 0.9)
+    other = Context("o", "a.txt", "“管委会+”等创新做法获得省、市领导批示。", 0.8)
+    draft = to_draft("[2]青岛开发区投资控股集团下设6个子公司。", [holding, other], "zh")
+    assert draft.text == "青岛开发区投资控股集团下设6个子公司。[1]" and draft.cited == {1: holding}
+    bare = to_draft("青岛开发区投资控股集团下设6个子公司。青岛开发区投资控股集团下设6个子公司。",
+                    [other, holding], "zh")  # fmt: skip
+    assert bare.text == "青岛开发区投资控股集团下设6个子公司。[2]"  # said once
+    unsupported = to_draft("开发区下设9个子公司。", [holding, other], "zh")
+    assert "[" not in unsupported.text  # no passage says it: the check drops it
+
+
+def test_an_english_sentence_naming_what_its_passage_does_not_is_removed() -> None:
+    """"The manga Soul Eater was created by Akira Toriyama [1]" over a passage naming 大久保笃."""
+    manga = Context("m", "a.txt", "《SOUL EATER》是大久保笃创作的漫画，在史克威尔艾尼克斯的杂志连载。", 0.9)
+    words = {"magazine": [frozenset({"杂志"})], "manga": [frozenset({"漫画"})]}
+
+    def words_for(word: str) -> list[frozenset[str]]:
+        return words.get(word.lower(), [])
+
+    question = "Who created the manga Soul Eater?"
+    wrong = to_draft("The manga Soul Eater was created by Akira Toriyama [1].", [manga], "en",
+                     question, words_for)  # fmt: skip
+    assert wrong.text == ""
+    right = to_draft("Soul Eater is a manga serialised in a magazine [1].", [manga], "en",
+                     question, words_for)  # fmt: skip
+    assert right.text == "Soul Eater is a manga serialised in a magazine.[1]"
+
+
+def test_the_english_glosses_of_the_prompt_are_not_kept() -> None:
+    assets = Context("c3", "a.txt", "平台公司资产总额近700亿元。", 0.9)
+    draft = to_draft("平台公司资产总额近700亿元〔nearly 70 billion yuan〕。[1]", [assets], "zh")
+    assert draft.text == "平台公司资产总额近700亿元。[1]"
+
+
+def test_an_english_abbreviation_ends_no_sentence() -> None:
+    claims = split_claims("Nanning No. 2 Middle School is in Guangxi [1]. Morecambe F.C. won [2].")
+    assert [c.text for c in claims] == [
+        "Nanning No. 2 Middle School is in Guangxi.",
+        "Morecambe F.C. won.",
+    ]
+
+
+def test_a_figure_from_another_sentence_of_the_passage_is_removed_and_the_answer_says_so(
+    tmp_path: Path,
+) -> None:
+    """What Qwen2.5 1.5B wrote: "海尔信息谷已经入驻了49家企业" (49 is another sentence's) and
+    "2020年2月份…制定" for 今年2月份 in an article of 2021-09."""
+    parks = Context(
+        "p", "a.txt", "今年3月，与海尔信息谷等6个重点园区集中签约。今年以来，新引进入驻项目49个。",
+        0.9, published="2021-09",
+    )  # fmt: skip
+    reply = "今年3月与海尔信息谷等6个园区签约。[1]与海尔信息谷签约的园区新引进入驻项目49个。[1]"
+    with FakeLLM(reply) as fake:
+        answer = ask(tmp_path, fake, "海尔信息谷签约的园区引进了多少项目？", [parks])
+    # One sentence is quoted beside [1]; the claim whose figure only the other states is gone.
+    (quote,) = [c.quote for c in answer.citations]
+    kept = answer.answer.splitlines()[0]
+    assert kept in reply and kept.count("[1]") == 1
+    assert all(n in quote for n in re.findall(r"\d+", kept.removesuffix("[1]")))
+    assert answer.answer.endswith("（已删去一句：其中的数字与所引原文不符。）")
+    with FakeLLM("2020年3月与6个重点园区集中签约。[1]2021年3月与6个重点园区签约。[1]") as fake:
+        dated = ask(tmp_path, fake, "与重点园区什么时候签约的？", [parks])
+    assert dated.answer.startswith("2021年3月与6个重点园区签约。[1]")  # 今年3月, resolved
+    assert "2020年" not in dated.answer
