@@ -101,6 +101,12 @@ class ExtractiveAnswerer:
         scored = rank_sentences(question, terms, contexts, lang, sims)
         return Asked(question, q.kind(question), lang, tuple(terms)), scored
 
+    def ranked(self, question: str, contexts: Sequence[Context], lang: str) -> list[Scored]:
+        """Every sentence of the contexts, likeliest to answer first (the decider's ranking);
+        none when the question names what no article holds (no reader can answer it)."""
+        asked, scored = self.candidates(question, contexts, lang)
+        return [] if asked.unknown_name else self.decider.rank(asked, scored, contexts)
+
     def terms(self, question: str, lang: str) -> list[Term]:
         """What a sentence should contain, weighted by rarity (see selection.weigh_terms)."""
         return weigh_terms(question, lang, self.lexical(), self.translator, self.guess_chars)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from functools import cached_property, partial
 from pathlib import Path
@@ -29,6 +29,7 @@ from assistant.embeddings import (
 from assistant.errors import ProfileError, SettingsError
 from assistant.pipeline import Answerer, Assistant
 from assistant.profile import KnowledgeProfile, load_profile
+from assistant.reading import closer_passages
 from assistant.retrieval import article_contexts, build_search
 from assistant.selection import StoredSimilarity
 from assistant.settings import Settings
@@ -134,7 +135,9 @@ class App:
             s.data_dir / "cache",
             spelled=lambda options: index.lexical().spelled(options),
         )
-        llm = self._llm()
+        llm = self._llm(translator.groups)
+        # ASSISTANT_LLM_ROLE=read: answers stay extractive; the model reads closer on demand.
+        reader, llm = (llm, None) if s.reads_closer else (None, llm)
         decider = self.decider()
         # Sentences are chosen by meaning only with the decision trained for this model: with
         # all-MiniLM-L6-v2, blind to Chinese, choosing by its similarity took fact accuracy from
@@ -144,13 +147,14 @@ class App:
             if decider.by_meaning and s.sentence_vectors
             else None
         )
-        answerer: Answerer = llm or ExtractiveAnswerer(
+        extractive = ExtractiveAnswerer(
             index.lexical,
             decider,
             translator=translator,
             similarity=similarity,
             guess_chars=s.max_analyzed_chars,
         )
+        answerer: Answerer = llm or extractive
         warmers = [embeddings.warm_up, index.lexical, lambda: tokenize("预热")]
         if scorer is not None:  # a missing reranker model fails at start, with one line
             warmers.append(scorer.warm_up)
@@ -168,6 +172,10 @@ class App:
             today=self.today,
             k=s.k,
             article=lambda source: article_contexts(index, source),
+            reader=reader,
+            closer=lambda question, contexts, lang: closer_passages(
+                extractive.ranked(question, contexts, lang), contexts
+            ),
         )
 
     def _described(self) -> dict[str, dict[str, str]]:
@@ -204,21 +212,24 @@ class App:
             )
         return RuleDecider(s.refusal_threshold)
 
-    def _llm(self) -> LLMAnswerer | None:
+    def _llm(self, words_for: Callable[[str], list[frozenset[str]]]) -> LLMAnswerer | None:
         s = self.settings
         if not s.llm_base_url or not s.llm_model:
             return None
         from assistant.llm import LLMAnswerer
         from assistant.llm_client import ChatClient
 
-        return LLMAnswerer(ChatClient(s.llm_base_url, s.llm_model, s.llm_timeout))
+        client = ChatClient(s.llm_base_url, s.llm_model, s.llm_timeout)
+        return LLMAnswerer(client, words_for=words_for, on_topic=not s.reads_closer)
 
     @property
     def description(self) -> str:
         """Which answerer and models are in use (shown in the chat; no addresses or secrets)."""
         s = self.settings
-        answerer = f"llm ({s.llm_model})" if s.llm_base_url else ExtractiveAnswerer.name
+        answerer = f"llm ({s.llm_model})" if s.answerer == "llm" else ExtractiveAnswerer.name
         text = f"answerer: {answerer}; embedding model: {s.embedding_model}"
+        if s.reads_closer:
+            text += f"; reader: {s.llm_model}"
         return text + (f"; reranker: {s.reranker_model}" if s.reranker_model else "")
 
     @cached_property

@@ -15,6 +15,7 @@ from langchain_core.runnables import RunnableLambda
 from assistant import question as q
 from assistant.archive import Archive, as_of, label, reconcile, relative_note
 from assistant.citations import Checked, check, merge_checked
+from assistant.errors import AssistantError
 from assistant.retrieval import Search
 from assistant.schema import Answer, Context, Draft, Query, QueryPart, Retrieved
 from assistant.timing import stage
@@ -47,6 +48,10 @@ class StreamingAnswerer(Protocol):
         ...
 
 
+class LLMReader(Answerer, StreamingAnswerer, Protocol):
+    """A generative answerer that streams: what reads closer."""
+
+
 @dataclass(frozen=True)
 class Request:
     """What the chain is asked: the question as typed, the earlier questions, passages wanted."""
@@ -74,6 +79,8 @@ class Assistant:
         today: Callable[[], date] = date.today,
         k: int = 4,
         article: Callable[[str], list[Context]] | None = None,
+        reader: LLMReader | None = None,
+        closer: Callable[[str, Sequence[Context], str], list[Context]] | None = None,
     ) -> None:
         self.search = search
         self.answerer = answerer
@@ -91,6 +98,9 @@ class Assistant:
         self.k = k
         # Every body chunk of one article, in its order: what an overview question reads.
         self.article = article
+        # "Read closer": a generative reader, and the passages it reads (assistant/reading.py).
+        self.reader = reader
+        self.closer = closer
         self._warmers = list(warmers)
         self._streamer = answerer if isinstance(answerer, StreamingAnswerer) else None
         steps = (self.prepare, self.retrieve, self.reply)
@@ -119,14 +129,38 @@ class Assistant:
     ) -> Iterator[str | Answer]:
         """The reply as it is generated (text pieces, when the answerer streams), then the
         checked Answer, which replaces what was streamed."""
+        return self._streamed(Request(question, tuple(history), k), self._streamer, self.answerer)
+
+    def read_closer(
+        self, question: str | q.CleanQuestion, history: Sequence[str] = ()
+    ) -> Iterator[str | Answer]:
+        """The reader's answer (ASSISTANT_LLM_ROLE=read) from the passages the answer decision
+        ranks best (assistant/reading.py), streamed, then checked like any answer."""
+        if self.reader is None or self.closer is None:
+            raise AssistantError("no reader is configured (ASSISTANT_LLM_ROLE=read)")
+        return self._streamed(Request(question, tuple(history)), self.reader, self.reader, True)
+
+    def _streamed(
+        self,
+        request: Request,
+        streamer: StreamingAnswerer | None,
+        answerer: Answerer,
+        closer: bool = False,
+    ) -> Iterator[str | Answer]:
         started = time.perf_counter()
-        streamer = self._streamer
         # The snapshot is not held across a yield: the consumer may resume this generator in
         # another thread (and context), where the pinned state could not be released.
         with self.snapshot():
-            retrieved = self.retrieve(self.prepare(Request(question, tuple(history), k)))
+            retrieved = self.retrieve(self.prepare(request))
+            if closer and self.closer is not None and not retrieved.refusal:
+                lang = retrieved.query.lang
+                per_part = tuple(
+                    tuple(self.closer(part.text, found, lang))
+                    for part, found in zip(retrieved.query.parts, retrieved.per_part, strict=True)
+                )
+                retrieved = replace(retrieved, per_part=per_part)
             if streamer is None or retrieved.refusal:
-                whole = self.reply(retrieved)
+                whole = self.reply(retrieved, answerer)
         if streamer is None or retrieved.refusal:
             yield _timed(whole, started)
             return
@@ -137,7 +171,7 @@ class Assistant:
                 reply += piece
                 yield piece
             drafts.append(streamer.draft(reply, part.text, contexts, query.lang))
-        yield _timed(self._finish(retrieved, drafts), started)
+        yield _timed(self._finish(retrieved, drafts, answerer), started)
 
     # --- chain steps -------------------------------------------------------------------------
 
@@ -218,19 +252,22 @@ class Assistant:
             return Retrieved(query, tuple(tuple(f[:k]) for f in found), refusal=refusal)
         return Retrieved(query, tuple(tuple(archive.within(f, when)[:k]) for f in found))
 
-    def reply(self, retrieved: Retrieved) -> Answer:
+    def reply(self, retrieved: Retrieved, answerer: Answerer | None = None) -> Answer:
         """Answer each part, then check the citations of the whole answer."""
         query = retrieved.query
+        answerer = answerer or self.answerer
         with stage("answer"):
             drafts = [
-                self.answerer.answer(part.text, contexts, lang=query.lang)
+                answerer.answer(part.text, contexts, lang=query.lang)
                 for part, contexts in zip(query.parts, retrieved.per_part, strict=True)
                 if not retrieved.refusal  # a time no article covers: nothing to draft
             ]
         with stage("check citations"):
-            return self._finish(retrieved, drafts)
+            return self._finish(retrieved, drafts, answerer)
 
-    def _finish(self, retrieved: Retrieved, drafts: Sequence[Draft]) -> Answer:
+    def _finish(
+        self, retrieved: Retrieved, drafts: Sequence[Draft], answerer: Answerer | None = None
+    ) -> Answer:
         """Check each part's draft (once), then join the parts' answers."""
         query = retrieved.query
         if retrieved.refusal:  # the question asks about a time no article covers
@@ -244,7 +281,9 @@ class Assistant:
             )
         parts, shorts = [], []
         for draft, part, contexts in zip(drafts, query.parts, retrieved.per_part, strict=True):
-            checked, short = self._checked(draft, part.text, contexts, query.lang)
+            checked, short = self._checked(
+                draft, part.text, contexts, query.lang, answerer or self.answerer
+            )
             parts.append(checked)
             shorts.append(short)
         checked = merge_checked(parts, query.lang)
@@ -267,16 +306,17 @@ class Assistant:
         )
 
     def _checked(
-        self, draft: Draft, question: str, contexts: Sequence[Context], lang: str
+        self, draft: Draft, question: str, contexts: Sequence[Context], lang: str,
+        answerer: Answerer,
     ) -> tuple[Checked, str]:
         """One part's draft checked, and its short answer. When dated articles give different
         figures for it, each article's answer, the newest first and each under its date."""
-        accept = getattr(self.answerer, "accepts", None)
+        accept = getattr(answerer, "accepts", None)
         checked = check(draft, question, lang, accept)
         if checked.refused or self.archive is None:
             return checked, draft.short_answer
         versions = reconcile(
-            question, draft, contexts, lambda q, ctxs: self.answerer.answer(q, ctxs, lang=lang)
+            question, draft, contexts, lambda q, ctxs: answerer.answer(q, ctxs, lang=lang)
         )
         said = [(when, check(d, question, lang, accept), d) for when, d in versions]
         said = [(when, c, d) for when, c, d in said if not c.refused]

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_timeout: float = Field(60.0, gt=0)
+    # With an endpoint: "answer" (it writes every answer) or "read" (answers stay extractive and
+    # at once; the chat's "read closer" asks it, with the passages the decision ranks best).
+    llm_role: Literal["answer", "read"] = "answer"
 
     admin_password: SecretStr | None = None
     # The web side. Per client (IP address; behind `proxy_hops` reverse proxies of yours that
@@ -112,8 +115,14 @@ class Settings(BaseSettings):
 
     @property
     def answerer(self) -> str:
-        """Which answerer is in use: 'llm' when an endpoint is configured, else 'extractive'."""
-        return "llm" if self.llm_base_url else "extractive"
+        """Which answerer is in use: 'llm' when an endpoint is configured to answer, else
+        'extractive'."""
+        return "llm" if self.llm_base_url and self.llm_role == "answer" else "extractive"
+
+    @property
+    def reads_closer(self) -> bool:
+        """Whether a generative reader is configured for "read closer"."""
+        return bool(self.llm_base_url) and self.llm_role == "read"
 
     @property
     def profile_path(self) -> Path:

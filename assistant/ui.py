@@ -22,7 +22,7 @@ from assistant.profile import KnowledgeProfile
 from assistant.settings import Settings
 from assistant.ui_admin import ADMIN_GROUP
 from assistant.ui_chat import STREAM_DELAY_S, ChatController, ChatUpdate, public_message
-from assistant.ui_render import Turn
+from assistant.ui_render import CLOSER_LABEL, Turn
 from ingest.errors import UserError
 
 logger = logging.getLogger(__name__)
@@ -149,10 +149,11 @@ def create_app(app: App, stream_delay: float = STREAM_DELAY_S) -> WebApp:
 
 def _chat_tab(gr: Any, chat: ChatController, profile: KnowledgeProfile) -> None:
     """The chat tab's components and events (all private: the public API is `ask` only)."""
-    _chat_events(gr, chat, _chat_components(gr, profile))
+    reads_closer = chat.assistant.reader is not None
+    _chat_events(gr, chat, _chat_components(gr, profile, reads_closer))
 
 
-def _chat_components(gr: Any, profile: KnowledgeProfile) -> SimpleNamespace:
+def _chat_components(gr: Any, profile: KnowledgeProfile, reads_closer: bool) -> SimpleNamespace:
     """The chat tab's components, laid out; the profile gives the placeholder and examples."""
     turns = gr.State([])
     chatbot = gr.Chatbot(
@@ -192,6 +193,9 @@ def _chat_components(gr: Any, profile: KnowledgeProfile) -> SimpleNamespace:
     )
     with gr.Row():
         retry = gr.Button("重试 · Retry", elem_id="retry-button")
+        # Where a reader is configured (ASSISTANT_LLM_ROLE=read): its answer to the last
+        # question, from the passages the answer decision ranks best.
+        closer = gr.Button(CLOSER_LABEL, elem_id="read-closer-button", visible=reads_closer)
         clear = gr.Button("清空 · Clear", elem_id="clear-button")
     with gr.Row():
         download_all = gr.DownloadButton(
@@ -210,7 +214,7 @@ def _chat_components(gr: Any, profile: KnowledgeProfile) -> SimpleNamespace:
             elem_id="download-answer",
         )
     return SimpleNamespace(
-        turns=turns, chatbot=chatbot, box=box, send=send, retry=retry, clear=clear,
+        turns=turns, chatbot=chatbot, box=box, send=send, retry=retry, clear=clear, closer=closer,
         download_all=download_all, download_word=download_word, download_one=download_one,
         examples=picked,
     )  # fmt: skip
@@ -253,6 +257,7 @@ def _chat_events(gr: Any, chat: ChatController, ui: SimpleNamespace) -> None:
         box.submit(chat.respond, [box, turns], outputs, **answering),
         ui.send.click(chat.respond, [box, turns], outputs, **answering),
         ui.retry.click(chat.retry, [turns], outputs, **answering),
+        ui.closer.click(chat.read_closer, [turns], outputs, **answering),
         chatbot.retry(on_retry, [turns], outputs, **answering),
         ui.clear.click(chat.clear, None, outputs, **private),
         chatbot.clear(chat.clear, None, outputs, **private),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,8 @@ class Exports:
     last: Path | None = None
 
 STREAM_DELAY_S = 0.03
+# While the reader writes: its answer is shown only once the citation and figure checks are done.
+READING = "细读中，核对引文后显示 · Reading closer; shown once its citations are checked"
 UNEXPECTED = "Error: something went wrong while answering; please try again."
 UNAVAILABLE = (
     "回答服务暂不可用，请稍后再试 · The answering service is unavailable; please try again later."
@@ -125,6 +127,34 @@ class ChatController:
         new_turns = [*turns, turn]
         yield "", chat_messages(new_turns), new_turns
 
+    def read_closer(self, turns: list[Turn]) -> Iterator[ChatUpdate]:
+        """The reader's answer to the last question, as a turn of its own: a line that says
+        it is reading while it reads, then its answer once checked (never the unchecked text)."""
+        asked = [t for t in turns if not t.closer]
+        if not asked or self.assistant.reader is None:
+            yield "", chat_messages(turns), turns
+            return
+        question = asked[-1].question
+        history = [t.question for t in asked[:-1] if t.answer is not None]
+        turn = Turn.new(question, error=UNEXPECTED, closer=True)
+        shown = [*chat_messages(turns), {"role": "user", "content": render_question(
+            turn.shown_question)}]  # fmt: skip
+        read = 0
+        try:
+            for item in self.assistant.read_closer(question, history):
+                if isinstance(item, Answer):
+                    turn = Turn.new(question, answer=item, closer=True)
+                    break
+                read += len(item)
+                reading = {"role": "assistant", "content": render_partial(f"{READING} ({read})")}
+                yield "", [*shown, reading], turns
+        except UserError as exc:
+            turn = Turn.new(question, error=f"Error: {public_message(exc)}", closer=True)
+        except Exception:
+            logger.exception("reading closer failed: %s", question[:80])
+        new_turns = [*turns, turn]
+        yield "", chat_messages(new_turns), new_turns
+
     def retry(self, turns: list[Turn], message_index: int | None = None) -> Iterator[ChatUpdate]:
         """Re-ask the question of chat message `message_index` (default: last); drop later turns."""
         if not turns:
@@ -152,7 +182,7 @@ class ChatController:
             return turns
         turn = turns[at]
         self.feedback.record(answer_record(turn), rating, model=self.assistant.description)
-        updated = Turn(turn.question, turn.answer, turn.error, rating, turn.turn_id)
+        updated = replace(turn, rating=rating)
         return [*turns[:at], updated, *turns[at + 1 :]]
 
     def export(self, turns: Sequence[Turn], session: str) -> Exports:

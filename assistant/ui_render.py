@@ -11,7 +11,7 @@ import html
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,11 +37,22 @@ class Turn:
     error: str = ""
     rating: str | None = None
     turn_id: str = ""
+    closer: bool = False  # the reader's answer to the question asked before ("read closer")
 
     @staticmethod
-    def new(question: str, answer: Answer | None = None, error: str = "") -> Turn:
+    def new(
+        question: str, answer: Answer | None = None, error: str = "", closer: bool = False
+    ) -> Turn:
         """A turn with a fresh id (used to make the card anchors of each answer unique)."""
-        return Turn(question=question, answer=answer, error=error, turn_id=uuid.uuid4().hex[:8])
+        return Turn(question, answer, error, None, uuid.uuid4().hex[:8], closer)
+
+    @property
+    def shown_question(self) -> str:
+        """The question as the chat and the briefing show it."""
+        return f"{CLOSER_LABEL}: {self.question}" if self.closer else self.question
+
+
+CLOSER_LABEL = "细读 · Read closer"
 
 
 # --- HTML ------------------------------------------------------------------------------------
@@ -207,7 +218,7 @@ def chat_messages(turns: Sequence[Turn]) -> list[dict[str, str]]:
     """The Chatbot value for a conversation: a user and an assistant message per turn."""
     messages: list[dict[str, str]] = []
     for turn in turns:
-        messages.append({"role": "user", "content": render_question(turn.question)})
+        messages.append({"role": "user", "content": render_question(turn.shown_question)})
         messages.append({"role": "assistant", "content": render_turn(turn)})
     return messages
 
@@ -238,7 +249,9 @@ def turn_briefing(
     """The briefing of a conversation (or of its last answer, with the question it follows),
     the same document as `zone-assistant brief` writes."""
     answers = [
-        t.answer or Answer(question=t.question, answer=f"Error: {t.error}", refused=True)
+        (replace(t.answer, question=t.shown_question) if t.closer else t.answer)
+        if t.answer is not None
+        else Answer(question=t.shown_question, answer=f"Error: {t.error}", refused=True)
         for t in turns
     ]
     when = exported_at or datetime.now(UTC)

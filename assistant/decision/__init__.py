@@ -47,5 +47,11 @@ class Decider(Protocol):
         """Whether the short answer is the asked fact, confidently enough to be shown."""
         ...
 
+    def rank(
+        self, asked: Asked, scored: Sequence[Scored], contexts: Sequence[Context]
+    ) -> list[Scored]:
+        """Every candidate, likeliest to answer first (what "read closer" gives a reader)."""
+        ...
+
 
 __all__ = ["Asked", "Decider", "Decision"]

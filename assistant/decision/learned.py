@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from assistant.decision import Decision
 from assistant.decision.features import Asked, answer_row, candidate_rows, short_row
 from assistant.decision.model import DecisionModel
@@ -65,6 +67,15 @@ class LearnedDecider:
         }
         reason = vetoed or ("not confident" if confidence < self.model.answer_threshold else "")
         return Decision([] if reason else chosen, reason, confidence, signals)
+
+    def rank(
+        self, asked: Asked, scored: Sequence[Scored], contexts: Sequence[Context]
+    ) -> list[Scored]:
+        """The candidates by the sentence model's score, best first."""
+        if not scored:
+            return []
+        logits = self.model.sentence.score(candidate_rows(asked, scored, contexts))
+        return [scored[int(i)] for i in np.argsort(-logits, kind="stable")]
 
     def show_short(self, asked: Asked, decision: Decision, short: Short) -> bool:
         """Shown when the short-answer model is confident (precision-tuned threshold)."""

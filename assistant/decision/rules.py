@@ -89,6 +89,12 @@ class RuleDecider:
             return Decision([], reason, signals=signals)
         return Decision(self._choose(asked, scored), signals=signals)
 
+    def rank(
+        self, asked: Asked, scored: Sequence[Scored], contexts: Sequence[Context]
+    ) -> list[Scored]:
+        """The candidates as scored (coverage, or meaning while training), best first."""
+        return list(scored)
+
     def _refusal(self, asked: Asked, best: Scored) -> str:
         if best.coverage < self.threshold:
             return "low coverage"
