@@ -261,6 +261,12 @@ def brief(questions_file: Path, output: Path | None) -> None:
     help="Gate and targets of the open-book runs (default: eval/thresholds-open-book-<name>.toml "
     "when there is one, else eval/thresholds-open-book.toml).",
 )
+@click.option(
+    "--reader",
+    is_flag=True,
+    help="Also ask every question of the reader (\"read closer\", ASSISTANT_LLM_ROLE=read) and "
+    "report it beside the extractive answers (slow: seconds a question).",
+)
 @friendly_errors
 def eval_command(
     dataset: Path | None,
@@ -271,6 +277,7 @@ def eval_command(
     pool: int,
     negatives: int,
     open_book_thresholds: Path | None,
+    reader: bool,
 ) -> None:
     """Run the eval set through the same path as `ask`; exit 1 when a gate threshold is missed.
 
@@ -278,8 +285,16 @@ def eval_command(
     """
     from eval.runner import OpenBook, run_cli
 
+    app = _app()
+    if reader and not app.settings.reads_closer:
+        raise click.UsageError(
+            "--reader needs a reader: set ASSISTANT_LLM_BASE_URL, ASSISTANT_LLM_MODEL and "
+            "ASSISTANT_LLM_ROLE=read (zone-assistant reader serve prints them)"
+        )
     specs = [OpenBook(path, pool, negatives, open_book_thresholds) for path in open_book]
-    sys.exit(run_cli(_app(), dataset, out, baseline, thresholds=thresholds, open_books=specs))
+    sys.exit(
+        run_cli(app, dataset, out, baseline, thresholds=thresholds, open_books=specs, reader=reader)
+    )
 
 
 @main.command()

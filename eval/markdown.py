@@ -6,7 +6,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from eval.metrics import QUALITY_METRICS
-from eval.render import COLUMNS, fmt, short_by, targets_verdict, type_accuracy
+from eval.render import (
+    COLUMNS,
+    fmt,
+    render_side_by_side,
+    short_by,
+    targets_verdict,
+    type_accuracy,
+)
 
 SNIPPET_CHARS = 200
 
@@ -47,6 +54,9 @@ def render_markdown(report: Mapping[str, Any], chart: str = "accuracy.svg") -> s
     out += ["", "## Assistant metrics per question type", ""]
     out += _md_metrics_table(ours, groups)
     out += _md_textbook(report, groups)
+    if "reader" in report["summary"]:
+        out += ["", "## The reader (read closer) beside the extractive answers", "", "```",
+                render_side_by_side(report), "```"]  # fmt: skip
     if report.get("refusal_curve"):
         out += _md_curve(report)
     out += _md_refusals(report)

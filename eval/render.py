@@ -128,3 +128,36 @@ def render_diff(diff: Mapping[str, Any]) -> str:
         if q[key]:
             lines.append(f"  {key}: {', '.join(q[key])}")
     return "\n".join(lines)
+
+
+# What the side-by-side table of the answerers shows (eval --reader).
+SIDE_BY_SIDE = (
+    ("fact_accuracy", "fact"), ("grounded_accuracy", "grnd"), ("citation_support", "cite"),
+    ("false_refusal", "f.refuse"), ("negative_rejection", "reject"),
+    ("figure_faithfulness", "fig"), ("latency_p50", "p50 ms"), ("latency_p95", "p95 ms"),
+)  # fmt: skip
+ANSWERERS = {"assistant": "extractive", "reader": "reader"}
+
+
+def render_side_by_side(report: Mapping[str, Any]) -> str:
+    """The extractive answers and the reader's, overall and per question type ('' without a
+    reader run)."""
+    summary = report["summary"]
+    if "reader" not in summary:
+        return ""
+    header = ["group", "answerer", "n", *(label for _, label in SIDE_BY_SIDE)]
+    rows = []
+    for group in sorted(g for g in summary["assistant"] if g != "overall") + ["overall"]:
+        for name, label in ANSWERERS.items():
+            m = summary[name].get(group)
+            if m:
+                rows.append([group, label, str(m["n"]),
+                             *(fmt(key, m.get(key)) for key, _ in SIDE_BY_SIDE)])  # fmt: skip
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["extractive answers beside the reader's (read closer):"]
+    for row in [header, *rows]:
+        cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1])] + [
+            c.rjust(w) for c, w in zip(row[2:], widths[2:], strict=True)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)

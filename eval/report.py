@@ -15,7 +15,8 @@ from eval.errors import EvalError, parse_json, read_input
 from eval.gate import FLOAT_DIGITS, ThresholdResult, gate_passed
 from eval.markdown import render_markdown
 
-# The two systems of a report: this project's assistant and the textbook LangChain pipeline.
+# The two systems of every report: this project's assistant and the textbook LangChain pipeline
+# (with `eval --reader`, a third: the assistant's reader, "read closer").
 SYSTEMS = ("assistant", "textbook")
 GATED_K = 3  # a question misses retrieval when its evidence is not in the top GATED_K chunks
 
@@ -158,9 +159,10 @@ def build_report(
         "dataset": dict(dataset),
         "system": dict(system),
         "gate": {"passed": gate_passed(gate), "thresholds": [r.to_json() for r in gate]},
-        "summary": {name: dict(summaries[name]) for name in SYSTEMS},
+        "summary": {name: dict(summaries[name]) for name in _systems(summaries)},
         "records": {
-            name: [dict(r, misses=miss_reasons(r)) for r in records[name]] for name in SYSTEMS
+            name: [dict(r, misses=miss_reasons(r)) for r in records[name]]
+            for name in _systems(records)
         },
         "timing": dict(timing),
     }
@@ -178,6 +180,11 @@ def build_report(
     if earlier is not None:
         report["diff"] = diff_reports(earlier, report, earlier_name)
     return report
+
+
+def _systems(by_name: Mapping[str, Any]) -> list[str]:
+    """The two systems of every report, then any other run beside them (the reader)."""
+    return [*SYSTEMS, *(name for name in by_name if name not in SYSTEMS)]
 
 
 def load_report(path: Path) -> dict[str, Any]:

@@ -20,12 +20,19 @@ from eval.errors import EvalError
 from eval.gate import Limits, check_thresholds, load_limits
 from eval.judge import make_record
 from eval.metrics import summarize
-from eval.render import render_diff, render_gate, render_table, render_targets
+from eval.render import (
+    render_diff,
+    render_gate,
+    render_side_by_side,
+    render_table,
+    render_targets,
+)
 from eval.report import build_report, load_report, write_report
 from ingest.errors import IndexMismatchError
 
 if TYPE_CHECKING:
     from assistant.app import App
+    from assistant.pipeline import Assistant
 
 DEFAULT_THRESHOLDS = EVAL_DIR / "thresholds.toml"
 DEFAULT_OPEN_BOOK_THRESHOLDS = EVAL_DIR / "thresholds-open-book.toml"
@@ -37,6 +44,18 @@ class System(Protocol):
     def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
         """Answer one question given the previous questions of the conversation."""
         ...
+
+
+class ReaderSystem:
+    """The assistant's "read closer": the reader's checked answer to each question."""
+
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+
+    def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
+        """The reader's answer, once checked (what is streamed before is not judged)."""
+        final = [x for x in self.assistant.read_closer(question, history) if isinstance(x, Answer)]
+        return final[-1]
 
 
 def run_eval(system: System, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -56,7 +75,7 @@ def _settings_info(app: App) -> dict[str, Any]:
     keys = (
         "embedding_model", "sentence_vectors", "chunk_size", "chunk_overlap", "k", "fusion",
         "dense_weight", "reranker_model", "rerank_candidates", "refusal_threshold",
-        "llm_model",
+        "llm_model", "llm_role",
     )  # fmt: skip
     info = {"answerer": settings.answerer, **{k: getattr(settings, k) for k in keys}}
     info["decision_params"] = str(settings.decision_params or "") or "shipped"
@@ -88,6 +107,7 @@ def run_cli(
     *,
     thresholds: Path | None = None,
     open_books: Sequence[OpenBook] = (),
+    reader: bool = False,
 ) -> int:
     """`zone-assistant eval`: run, print the table, write the report; return the exit code.
 
@@ -105,11 +125,11 @@ def run_cli(
     writable(out)
     info = {"path": str(dataset), "questions": len(rows),
             "sha256": hashlib.sha256(dataset.read_bytes()).hexdigest()}  # fmt: skip
-    passed = run_suite(app, rows, info, out, limits, earlier, str(baseline or ""))
+    passed = run_suite(app, rows, info, out, limits, earlier, str(baseline or ""), reader)
     for spec in open_books:
         click.echo(f"\n=== open book: {spec.path} ===")
         where = out / "open-book" / spec.path.stem
-        passed = run_open_book(app, spec, where, out / "open-book" / "pools") and passed
+        passed = run_open_book(app, spec, where, out / "open-book" / "pools", reader) and passed
     return 0 if passed else 1
 
 
@@ -130,7 +150,9 @@ def open_book_thresholds(dataset: Path) -> Path:
     return own if own.is_file() else DEFAULT_OPEN_BOOK_THRESHOLDS
 
 
-def run_open_book(app: App, spec: OpenBook, out: Path, pools: Path | None = None) -> bool:
+def run_open_book(
+    app: App, spec: OpenBook, out: Path, pools: Path | None = None, reader: bool = False
+) -> bool:
     """Ingest the pool (into pools/<its fingerprint>, kept: a re-run, or another dataset over
     the same passages, re-uses it) and run its questions; the report goes to out."""
     from assistant.app import build_app
@@ -157,7 +179,7 @@ def run_open_book(app: App, spec: OpenBook, out: Path, pools: Path | None = None
             "path": str(spec.path), "questions": len(rows), "pool": len(pool),
             "left_out": len(left_out), "sha256": open_book.fingerprint(pool, left_out),
         }  # fmt: skip
-        return run_suite(pool_app, rows, info, out, limits, None, "")
+        return run_suite(pool_app, rows, info, out, limits, None, "", reader)
     finally:
         pool_app.close()
 
@@ -170,9 +192,10 @@ def run_suite(
     limits: Limits,
     earlier: dict[str, Any] | None,
     earlier_name: str,
+    reader: bool = False,
 ) -> bool:
-    """Ask the assistant and the textbook pipeline every question; write and print the report;
-    return whether the gate passed."""
+    """Ask the assistant and the textbook pipeline every question (and the reader, with
+    `reader`); write and print the report; return whether the gate passed (the assistant's)."""
     from eval.baseline import DESCRIPTION, build_textbook
 
     started = time.perf_counter()
@@ -186,11 +209,18 @@ def run_suite(
         textbook_records = run_eval(textbook, rows)
     finally:
         textbook.close()
+    systems = {"assistant": records, "textbook": textbook_records}
+    timing = {"warm_up_s": warmed - started, "assistant_s": asked - warmed,
+              "textbook_s": time.perf_counter() - asked}  # fmt: skip
+    if reader:
+        read = time.perf_counter()
+        with click.progressbar(rows, label="  reading closer", file=None) as bar:
+            systems["reader"] = run_eval(ReaderSystem(assistant), list(bar))
+        timing["reader_s"] = time.perf_counter() - read
     finished = time.perf_counter()
     report = _report(
-        app, dataset, {"assistant": records, "textbook": textbook_records}, limits,
-        timing={"warm_up_s": warmed - started, "assistant_s": asked - warmed,
-                "textbook_s": finished - asked},
+        app, dataset, systems, limits,
+        timing=timing,
         earlier=earlier, earlier_name=earlier_name,
         textbook=f"{DESCRIPTION}, k={app.settings.k}, {textbook.chunks} chunks",
     )  # fmt: skip
@@ -237,6 +267,9 @@ def _report(
 
 def _print(report: dict[str, Any], closing: str) -> None:
     click.echo(render_table(report))
+    if side := render_side_by_side(report):
+        click.echo()
+        click.echo(side)
     click.echo()
     click.echo(render_gate(report))
     if "targets" in report:

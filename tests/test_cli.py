@@ -220,3 +220,10 @@ def test_brief_missing_file_is_one_line(tmp_path: Path):
         ["brief", str(tmp_path / "none.txt")], {"ASSISTANT_DATA_DIR": str(tmp_path)}
     )
     assert (code, err) == (2, f"Error: questions file {tmp_path / 'none.txt'} does not exist\n")
+
+
+def test_eval_with_the_reader_but_none_configured_says_what_to_set(tmp_path):
+    env = {"ASSISTANT_DATA_DIR": str(tmp_path / "d"), "ASSISTANT_KNOWLEDGE_DIR": str(tmp_path)}
+    result = CliRunner().invoke(main, ["eval", "--reader"], env=env)
+    assert result.exit_code == 2
+    assert "ASSISTANT_LLM_ROLE=read" in result.stderr and "Traceback" not in result.stderr
