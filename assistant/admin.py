@@ -1,6 +1,6 @@
 """Knowledge-base administration behind the admin tab: list, upload, delete and re-index articles.
 
-No Gradio here: the tab in `assistant/ui_admin.py` checks the password and calls these methods.
+No Gradio here: the tab in `assistant/web/admin_tab.py` checks the password and calls these methods.
 """
 
 from __future__ import annotations

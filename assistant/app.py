@@ -14,12 +14,16 @@ from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.answer import ExtractiveAnswerer
-from assistant.archive import ArchiveOf
-from assistant.decision import Decider
-from assistant.decision.learned import LearnedDecider
-from assistant.decision.model import DEFAULT_PARAMS, load_decision
-from assistant.decision.rules import RuleDecider
+from assistant.answering.answer import ExtractiveAnswerer
+from assistant.answering.archive import ArchiveOf
+from assistant.answering.decision import Decider
+from assistant.answering.decision.learned import LearnedDecider
+from assistant.answering.decision.model import DEFAULT_PARAMS, load_decision
+from assistant.answering.decision.rules import RuleDecider
+from assistant.answering.pipeline import Answerer, Assistant
+from assistant.answering.retrieval import article_contexts, build_search
+from assistant.answering.selection import StoredSimilarity
+from assistant.answering.translate import QueryTranslator
 from assistant.embeddings import (
     CrossEncoderScorer,
     QueryCachingEmbeddings,
@@ -27,13 +31,9 @@ from assistant.embeddings import (
     build_embeddings,
 )
 from assistant.errors import ProfileError, SettingsError
-from assistant.pipeline import Answerer, Assistant
+from assistant.llm.reading import closer_passages
 from assistant.profile import KnowledgeProfile, load_profile
-from assistant.reading import closer_passages
-from assistant.retrieval import article_contexts, build_search
-from assistant.selection import StoredSimilarity
 from assistant.settings import Settings
-from assistant.translate import QueryTranslator
 from ingest.generations import Generations
 from ingest.index import KnowledgeIndex
 from ingest.pipeline import IngestOptions, IngestSummary, Progress, ingest_paths
@@ -42,7 +42,7 @@ from ingest.text.tokens import tokenize
 
 if TYPE_CHECKING:
     from assistant.admin import KnowledgeAdmin
-    from assistant.llm import LLMAnswerer
+    from assistant.llm.answerer import LLMAnswerer
 
 
 class App:
@@ -216,8 +216,8 @@ class App:
         s = self.settings
         if not s.llm_base_url or not s.llm_model:
             return None
-        from assistant.llm import LLMAnswerer
-        from assistant.llm_client import ChatClient
+        from assistant.llm.answerer import LLMAnswerer
+        from assistant.llm.client import ChatClient
 
         client = ChatClient(s.llm_base_url, s.llm_model, s.llm_timeout)
         return LLMAnswerer(client, words_for=words_for, on_topic=not s.reads_closer)

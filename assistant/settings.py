@@ -36,10 +36,8 @@ class Settings(BaseSettings):
     # torch threads for embedding questions (ingest always uses every core).
     query_threads: int = Field(1, ge=1, le=256)
 
-    # Chunking: target characters per chunk and whole sentences repeated between neighbours.
-    # Measured on the eval set (size/overlap: fact accuracy, hit@3, citation support):
-    # 120/1 0.757 0.878 0.877; 200/0 0.743 0.878 0.906; 200/1 0.743 0.892 0.905;
-    # 300/1 0.784 0.905 0.906; 400/1 0.757 0.905 0.891.
+    # Chunking: target characters per chunk and whole sentences repeated between neighbours
+    # (the best of five sizes on the zone set: eval/decisions.md).
     chunk_size: int = Field(300, ge=40, le=4000)
     chunk_overlap: int = Field(1, ge=0, le=5)
     max_file_mb: float = Field(20.0, gt=0)
@@ -50,9 +48,8 @@ class Settings(BaseSettings):
     max_document_paragraphs: int = Field(50_000, ge=10)
     max_parse_seconds: float = Field(60.0, gt=0)
 
-    # Retrieval. Measured with multilingual-e5-small (hit@1 on the zone set / the CMRC pool's
-    # tuning and held-out halves): weighted 0.1 0.716/0.829/0.906, minmax 0.3 0.770/0.864/0.909,
-    # minmax 0.5 0.797/0.881/0.915, minmax 0.7 0.743/0.906/0.915, rrf 0.5 0.730/0.864/0.873.
+    # Retrieval: min-max fusion at 0.5 was the best hit@1 with multilingual-e5-small on the zone
+    # set and both CMRC halves (eval/decisions.md).
     k: int = Field(4, ge=1, le=50)
     fusion: Literal["rrf", "weighted", "minmax"] = "minmax"
     dense_weight: float = Field(0.5, ge=0.0, le=1.0)
@@ -61,7 +58,7 @@ class Settings(BaseSettings):
     reranker_model: str | None = None
     rerank_candidates: int = Field(12, ge=2, le=100)
 
-    # Answering. The learned decision (assistant/decision/): its parameters, written by
+    # Answering. The learned decision (assistant/answering/decision/): its parameters, written by
     # `zone-assistant train` for one embedding model (default: the shipped ones, for e5). With
     # another model, or without sentence vectors, the lexical rules decide: the best sentence
     # must cover `refusal_threshold` of the question's weight.

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from assistant.answering.question import clean_question
 from assistant.errors import InvalidQuestionError
-from assistant.question import clean_question
 from eval.errors import EvalError, parse_json, read_input
 
 EVAL_DIR = Path(__file__).resolve().parent

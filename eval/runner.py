@@ -31,8 +31,8 @@ from eval.report import build_report, load_report, write_report
 from ingest.errors import IndexMismatchError
 
 if TYPE_CHECKING:
+    from assistant.answering.pipeline import Assistant
     from assistant.app import App
-    from assistant.pipeline import Assistant
 
 DEFAULT_THRESHOLDS = EVAL_DIR / "thresholds.toml"
 DEFAULT_OPEN_BOOK_THRESHOLDS = EVAL_DIR / "thresholds-open-book.toml"

@@ -1,5 +1,5 @@
-"""`zone-assistant train`: learn the answer decision (assistant/decision/) from the development
-data, and write its parameters with the hash of the data they came from.
+"""`zone-assistant train`: learn the answer decision (assistant/answering/decision/) from the
+development data, and write its parameters with the hash of the data they came from.
 
 The data: the CMRC 2018 trial passages with their Chinese questions and the same passages'
 questions rewritten in English and as paraphrases (../shared/datasets), asked open-book over a
@@ -9,7 +9,7 @@ is learned from; the other half is reported. Besides the questions as asked, eac
 tuning question is also asked with the sentences that answer it taken away ("ablated"): an
 on-topic question the article cannot answer, the kind a real archive meets most.
 
-Three models (see assistant/decision/model.py):
+Three models (see assistant/answering/decision/model.py):
 - the sentence model, a softmax over one question's candidate sentences, fitted by maximum
   likelihood with an L2 penalty (scipy's L-BFGS; no library ships this conditional logit);
 - the answer model, scikit-learn's LogisticRegression on each question's quoted sentences,
@@ -18,8 +18,9 @@ Three models (see assistant/decision/model.py):
 - the short-answer model, a LogisticRegression on the short answer cut from the best sentence,
   labelled by whether it states the gold answer; its threshold is the lowest at which the
   short answers shown on the tuning half are right at least SHORT_PRECISION of the time.
-The hand vetoes (assistant/decision/rules.py) are measured on the tuning half and the zone set,
-and kept when the wrong answers they refuse outweigh the right ones they cost (same worth).
+The hand vetoes (assistant/answering/decision/rules.py) are measured on the tuning half and the
+zone set, and kept when the wrong answers they refuse outweigh the right ones they cost (same
+worth).
 """
 
 from __future__ import annotations
@@ -35,14 +36,14 @@ from typing import TYPE_CHECKING, Any
 import click
 import numpy as np
 
-from assistant.decision import features as f
-from assistant.decision.learned import choose
-from assistant.decision.model import DecisionModel, Linear, sigmoid
-from assistant.decision.rules import GUARDS, veto
-from assistant.pipeline import Request
+from assistant.answering.decision import features as f
+from assistant.answering.decision.learned import choose
+from assistant.answering.decision.model import DecisionModel, Linear, sigmoid
+from assistant.answering.decision.rules import GUARDS, veto
+from assistant.answering.pipeline import Request
+from assistant.answering.selection import Scored
+from assistant.answering.short_answer import cut_short
 from assistant.schema import Context
-from assistant.selection import Scored
-from assistant.short_answer import cut_short
 from eval import open_book
 from eval.dataset import load_dataset
 from eval.errors import EvalError
@@ -51,7 +52,7 @@ from eval.matching import match_fact, normalize
 from eval.open_book import HELD_OUT, TUNING
 
 if TYPE_CHECKING:
-    from assistant.answer import ExtractiveAnswerer
+    from assistant.answering.answer import ExtractiveAnswerer
     from assistant.app import App
     from assistant.settings import Settings
 
@@ -436,8 +437,8 @@ def _share(flags: Sequence[bool]) -> float | None:
 
 def learning_app(settings: Settings) -> App:
     """An app whose answerer ranks sentences by meaning with no learned decision yet."""
+    from assistant.answering.decision.rules import RuleDecider
     from assistant.app import build_app
-    from assistant.decision.rules import RuleDecider
 
     return build_app(settings, decider=RuleDecider(by_meaning=True))
 
@@ -474,7 +475,7 @@ def run_train(
 
 def load_dataset_rows(settings: Settings) -> list[dict[str, Any]]:
     """The zone set's rows (for measuring, and for the vetoes); not its overviews, which no
-    sentence answers alone (assistant/overview.py answers them)."""
+    sentence answers alone (assistant/answering/overview.py answers them)."""
     from eval.dataset import DEFAULT_DATASET
 
     rows = load_dataset(DEFAULT_DATASET, settings.max_question_chars)

@@ -59,8 +59,8 @@ def evaluate_corpus(app, corpus: Path, out: Path) -> tuple[int, dict]:
 def claims_text(answer) -> str:
     """An answer's text without its own notes (what a quoted 今年 means; that a sentence with a
     wrong figure was removed): they are not claims that need a citation."""
-    from assistant.archive import relative_note
-    from assistant.citations import FIGURE_REMOVED
+    from assistant.answering.archive import relative_note
+    from assistant.answering.citations import FIGURE_REMOVED
     from ingest.text.width import language
 
     lang = language(answer.question)

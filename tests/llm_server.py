@@ -3,7 +3,7 @@
     python serve.py --model PATH.gguf --alias gemma3-270m --host 127.0.0.1 --port 8080 \
         --n-ctx 4096 --threads 2 --chat-template gemma-nosystem
 
-The serving itself is the app's (assistant/local_reader.py `serve`); this adds the test model's
+The serving itself is the app's (assistant/llm/local.py `serve`); this adds the test model's
 chat template.
 """
 
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jinja", action="store_true", help="treat --chat-template as Jinja source")
     args = ap.parse_args(argv)
 
-    from assistant.local_reader import serve
+    from assistant.llm.local import serve
 
     if args.chat_template == "gemma-nosystem":
         template, jinja = GEMMA_NO_SYSTEM, True

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from assistant import question as q
-from assistant.answer import english_figures
+from assistant.answering import question as q
+from assistant.answering.answer import english_figures
 from assistant.errors import InvalidQuestionError
 from ingest.text.width import language
 from tests.conftest import ARTICLE
@@ -230,9 +230,9 @@ def test_frequency_and_unit_questions_need_matching_evidence(article_assistant, 
 
 def test_by_meaning_the_article_title_counts_for_every_sentence():
     """A sentence that leaves its article's subject unsaid is not outranked by one that only
-    names it: the title's terms do not count toward coverage (assistant/selection.py)."""
+    names it: the title's terms do not count toward coverage (assistant/answering/selection.py)."""
+    from assistant.answering.selection import Term, rank_sentences
     from assistant.schema import Context
-    from assistant.selection import Term, rank_sentences
     from ingest.text.sentences import split_sentences
 
     names = "蓝线裸顶鲷，又称蓝线白𫚭，为辐鳍鱼纲的一个种。"
@@ -260,9 +260,9 @@ def test_a_further_sentence_from_another_passage_must_be_closer_in_meaning(rank,
     """By meaning, a sentence for a further part of the question joins within 0.05 of the best
     one's similarity from the same passage, within 0.03 from another (each cited passage must
     hold what it is cited for)."""
-    from assistant.decision.features import Asked
-    from assistant.decision.rules import add_parts
-    from assistant.selection import Scored, Term
+    from assistant.answering.decision.features import Asked
+    from assistant.answering.decision.rules import add_parts
+    from assistant.answering.selection import Scored, Term
 
     terms = (Term(frozenset({"中电光谷"}), 2.0, True), Term(frozenset({"辛安街道"}), 2.0, True))
     best = Scored(1.0, 0.5, 0, 0, 10, "开发区会同中电光谷成立园区管理委员会", 0.93)
@@ -284,16 +284,16 @@ def test_a_further_sentence_from_another_passage_must_be_closer_in_meaning(rank,
     ],
 )
 def test_vetoes_refuse_what_the_best_sentence_cannot_answer(question, kind, text, rules, reason):
-    from assistant.decision.features import Asked
-    from assistant.decision.rules import veto
+    from assistant.answering.decision.features import Asked
+    from assistant.answering.decision.rules import veto
 
     assert veto(Asked(question, kind, "zh", ()), text, rules) == reason
 
 
 def test_nothing_asked_is_refused_whatever_the_scores():
-    from assistant.decision.features import Asked
-    from assistant.decision.rules import GUARDS, veto
-    from assistant.selection import Term
+    from assistant.answering.decision.features import Asked
+    from assistant.answering.decision.rules import GUARDS, veto
+    from assistant.answering.selection import Term
 
     assert veto(Asked("🚀💰🎉？", "fact", "en", ()), "任何句子。", GUARDS) == "nothing asked"
     unknown = (Term(frozenset({"火箭"}), 1.0, False),)

@@ -94,3 +94,40 @@ def test_no_corpus_names_in_the_code() -> None:
     for path in modules():
         text = path.read_text(encoding="utf-8")
         assert not [w for w in words if w in text], path.relative_to(ROOT)
+
+
+# The rooms of assistant/ and what each may import of assistant (besides ingest): answering
+# knows nothing of models' servers or the web; the generative path builds on answering; the
+# web on both. Top-level modules are shared (schema, errors, ...), except the composition root
+# and the CLI, the only ones that reach into every room.
+SHARED = {"schema", "errors", "timing", "settings", "profile", "admin", "briefing", "embeddings"}
+ROOMS = {
+    "answering": {"answering", "schema", "errors", "timing"},
+    "llm": {"llm", "answering", "schema", "errors", "timing"},
+    "web": {"web", "answering", "llm", "app"} | SHARED,
+}
+ROOTS = {"assistant/app.py", "assistant/cli.py", "assistant/__main__.py"}
+
+
+def assistant_imports(path: Path) -> set[str]:
+    """The parts of assistant a module imports: a room, or a top-level module."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("assistant."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.ImportFrom) and node.module == "assistant":
+            found |= {a.name for a in node.names}
+    return found
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "assistant").rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_the_rooms_of_assistant_import_one_way(path: Path) -> None:
+    rel = path.relative_to(ROOT).as_posix()
+    parts = rel.split("/")
+    imported = assistant_imports(path)
+    if len(parts) > 2:  # inside a room
+        assert imported <= ROOMS[parts[1]], f"{rel} imports {imported - ROOMS[parts[1]]}"
+    elif rel not in ROOTS:
+        assert imported <= SHARED | {"answering"}, f"{rel} imports {imported}"

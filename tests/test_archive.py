@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.archive import as_of, relative_note, resolve_short
+from assistant.answering.archive import as_of, relative_note, resolve_short
 from eval.judge import ordered
 from ingest.reposts import REPOST_SIMILARITY, repost_groups, signature, similarity
 from ingest.text.dates import dateline, parse_date, publication_date, relative_dates

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.citations import (
+from assistant.answering.citations import (
     Checked,
     Claim,
     addresses,

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.decision import features as f
-from assistant.decision.model import DEFAULT_PARAMS, Linear, load_decision
+from assistant.answering.decision import features as f
+from assistant.answering.decision.model import DEFAULT_PARAMS, Linear, load_decision
 from assistant.errors import SettingsError
 from eval import train as t
 from eval.judge import short_states

@@ -102,7 +102,7 @@ def test_sentences_are_chosen_by_meaning_only_with_a_decision_trained_for_the_mo
 
 
 def test_decision_parameters_named_for_another_model_are_an_error(tmp_path, mini_corpus):
-    from assistant.decision.model import DEFAULT_PARAMS
+    from assistant.answering.decision.model import DEFAULT_PARAMS
     from assistant.errors import SettingsError
     from tests.conftest import make_app
 

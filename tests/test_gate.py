@@ -222,7 +222,7 @@ def test_no_secret_or_internal_address_reaches_the_page(tmp_path: Path):
 def test_the_server_keeps_a_bounded_number_of_sessions(tmp_path: Path):
     """Every API call is a Gradio session: their state is capped by ASSISTANT_MAX_SESSIONS
     (Gradio's own 10,000 let memory grow for minutes under load: see bench soak)."""
-    from assistant.ui import create_app
+    from assistant.web.ui import create_app
     from eval.processes import free_port
 
     app = variant(build_mini(tmp_path), max_sessions=12)

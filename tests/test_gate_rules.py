@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from assistant import gate as gate_module
-from assistant.gate import PAGE_COOKIE, Gatekeeper, Limits
+from assistant.web import gate as gate_module
+from assistant.web.gate import PAGE_COOKIE, Gatekeeper, Limits
 
 PASSWORD = "correct horse battery staple"
 
@@ -112,3 +112,16 @@ def test_the_server_checks_a_bounded_number_of_wrong_passwords(clock: Clock):
     assert status == 429 and body["error"] == "too many attempts; wait 2 s"
     clock.now += 2.0
     assert login(keeper, PASSWORD, page=admin) == 200
+
+
+def test_every_event_has_the_role_declared_with_it_and_none_by_default():
+    from assistant.web.gate import EventRoles
+
+    roles = EventRoles()
+    roles.declare("chat", {"id": 0}, {"id": 1})
+    roles.declare("admin", {"id": 2})
+    assert roles.checked([0, 1, 2]) == {0: "chat", 1: "chat", 2: "admin"}
+    with pytest.raises(RuntimeError, match=r"events without a gate role: \[3\]"):
+        roles.checked([0, 1, 2, 3])  # a new event nobody declared: the app does not start
+    with pytest.raises(ValueError, match="unknown event role"):
+        roles.declare("guest", {"id": 4})

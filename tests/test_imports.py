@@ -6,7 +6,7 @@ import sys
 
 def test_import_does_not_load_heavy_modules():
     code = (
-        "import sys; import assistant, assistant.cli, assistant.app, assistant.ui, ingest, "
+        "import sys; import assistant, assistant.cli, assistant.app, assistant.web.ui, ingest, "
         "ingest.pipeline, eval; "
         "heavy = [m for m in ('torch', 'sentence_transformers', 'gradio', 'chromadb') if m in sys.modules]; "
         "print(','.join(heavy))"

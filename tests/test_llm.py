@@ -21,12 +21,12 @@ from typing import Any
 
 import pytest
 
-from assistant.citations import split_claims, unsupported_details
+from assistant.answering.citations import split_claims, unsupported_details
+from assistant.answering.pipeline import Assistant
 from assistant.errors import LLMError
-from assistant.llm import LLMAnswerer
-from assistant.llm_client import ChatClient
-from assistant.pipeline import Assistant
-from assistant.prompts import SYSTEM_PROMPT
+from assistant.llm.answerer import LLMAnswerer
+from assistant.llm.client import ChatClient
+from assistant.llm.prompts import SYSTEM_PROMPT
 from assistant.schema import REFUSAL, Answer, Context
 from eval.processes import free_port, stop
 from tests.conftest import KNOWLEDGE, claims_text, make_settings
@@ -210,7 +210,7 @@ def test_down_endpoint_fails_fast_with_a_clear_error(tmp_path: Path) -> None:
 def test_endpoint_credentials_never_reach_an_error_or_a_web_user(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from assistant.ui_chat import UNAVAILABLE, public_message
+    from assistant.web.chat import UNAVAILABLE, public_message
 
     port = free_port()
     url = f"http://admin:hunter2@127.0.0.1:{port}/v1"

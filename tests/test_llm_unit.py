@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
-from assistant.citations import addresses, check, split_claims, verify
+from assistant.answering.citations import addresses, check, split_claims, verify
+from assistant.answering.pipeline import Assistant
 from assistant.errors import LLMError
-from assistant.guard import one_question, passage_text
-from assistant.llm import LLMAnswerer, to_draft
-from assistant.llm_client import ChatClient
-from assistant.pipeline import Assistant
-from assistant.prompts import SYSTEM_PROMPT
-from assistant.prompts import answer_messages as build_messages
+from assistant.llm.answerer import LLMAnswerer, to_draft
+from assistant.llm.client import ChatClient
+from assistant.llm.guard import one_question, passage_text
+from assistant.llm.prompts import SYSTEM_PROMPT
+from assistant.llm.prompts import answer_messages as build_messages
 from assistant.schema import REFUSAL, Answer, Context
 from tests.conftest import claims_text
 
@@ -519,8 +519,8 @@ def test_max_tokens_is_per_call_even_while_a_rewrite_is_in_flight(tmp_path: Path
 def test_the_chat_shows_the_reply_while_it_is_written_then_the_checked_answer(
     tmp_path: Path,
 ) -> None:
-    from assistant.feedback import FeedbackStore
-    from assistant.ui_chat import ChatController
+    from assistant.web.chat import ChatController
+    from assistant.web.feedback import FeedbackStore
 
     reply = "中电光谷招商落户各类市场主体1900余家。[2]这是编出来的9999家。[2]"
     with FakeLLM(reply, pieces=4) as fake:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import AssistantError
-from assistant.local_reader import assemble
+from assistant.llm.local import assemble
 
 
 def wheels(folder: Path, parts: dict[int, bytes]) -> Path:

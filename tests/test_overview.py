@@ -1,12 +1,12 @@
 """Overview questions: the sentences that carry an article's structure, in its order, each
-cited (assistant/overview.py); an overview of something no article holds is refused."""
+cited (assistant/answering/overview.py); an overview of something no article holds is refused."""
 
 from __future__ import annotations
 
 import pytest
 
-from assistant import question as q
-from assistant.overview import overview_sentences, topic_words
+from assistant.answering import question as q
+from assistant.answering.overview import overview_sentences, topic_words
 from assistant.schema import Context
 from eval.judge import enough
 from ingest.text.markers import strip_markers

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.translate import QueryTranslator
+from assistant.answering.translate import QueryTranslator
 from ingest.substrings import SubstringCounter
 from ingest.text.pinyin import characters, spelled_names, spelling, split_syllables
 
@@ -75,7 +75,7 @@ def test_without_the_articles_strings_no_name_is_looked_up():
 def test_an_english_question_weighs_a_spelled_name_as_a_chinese_one_would():
     """Found, the name is a known term the sentences are covered by; not found, it is an
     unknown name, as 注册资本 is in a Chinese question about an article without it."""
-    from assistant.selection import coverage_of, weigh_terms
+    from assistant.answering.selection import coverage_of, weigh_terms
     from ingest.lexical import LexicalIndex
 
     texts = ["何法倪是晋安帝的皇后。", "晋安帝在位二十二年。"]

@@ -1,4 +1,4 @@
-"""Read closer (assistant/reading.py): the reader reads the passages the answer decision ranks
+"""Read closer (assistant/llm/reading.py): the reader reads the passages the answer decision ranks
 best, cut to those sentences and their neighbours; its reply is streamed, then checked; the
 eval reports it beside the extractive answers."""
 
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant.pipeline import Assistant
-from assistant.reading import closer_passages, glossed
+from assistant.answering.pipeline import Assistant
+from assistant.answering.selection import Scored
+from assistant.llm.reading import closer_passages, glossed
 from assistant.schema import Answer, Context
-from assistant.selection import Scored
 from eval.render import render_side_by_side
 from tests.test_llm_unit import FakeLLM, StaticRetriever, answerer_for
 
@@ -100,9 +100,9 @@ def test_the_eval_shows_the_reader_beside_the_extractive_answers():
 
 
 def test_the_chat_reads_closer_as_a_turn_of_its_own_shown_once_checked(tmp_path: Path):
-    from assistant.feedback import FeedbackStore
-    from assistant.ui_chat import READING, ChatController
-    from assistant.ui_render import Turn
+    from assistant.web.chat import READING, ChatController
+    from assistant.web.feedback import FeedbackStore
+    from assistant.web.render import Turn
 
     reply = "园区引进企业120家。[1]园区引进企业999家。[1]"
     with FakeLLM(reply) as fake:
@@ -124,9 +124,9 @@ def test_the_chat_reads_closer_as_a_turn_of_its_own_shown_once_checked(tmp_path:
 
 
 def test_without_a_reader_the_chat_has_nothing_to_read_closer(tmp_path: Path):
-    from assistant.feedback import FeedbackStore
-    from assistant.ui_chat import ChatController
-    from assistant.ui_render import Turn
+    from assistant.web.chat import ChatController
+    from assistant.web.feedback import FeedbackStore
+    from assistant.web.render import Turn
 
     with FakeLLM("x") as fake:
         plain = Assistant(StaticRetriever(contexts=[CHUNK]), answerer_for(tmp_path, fake.url))

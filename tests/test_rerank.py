@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from assistant.answering.retrieval import RerankingSearch
 from assistant.embeddings import CrossEncoderScorer
 from assistant.errors import ModelNotFoundError
-from assistant.retrieval import RerankingSearch
 from assistant.schema import Context, QueryPart
 
 

@@ -36,7 +36,7 @@ def test_the_profile_names_the_knowledge_base(wiki_app):
 
 @pytest.mark.integration
 def test_served_with_its_own_title_examples_and_glossary(wiki_app):
-    from assistant.ui import create_app
+    from assistant.web.ui import create_app
 
     demo = create_app(wiki_app).demo
     assert demo.title == "维基百科选段问答 · Wikipedia sample assistant"

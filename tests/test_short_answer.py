@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from assistant import question as q
-from assistant.selection import Term
-from assistant.short_answer import short_answer, template_span
+from assistant.answering import question as q
+from assistant.answering.selection import Term
+from assistant.answering.short_answer import short_answer, template_span
 from ingest.text.tokens import question_terms
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.translate import QueryTranslator, glossary_phrases
+from assistant.answering.translate import QueryTranslator, glossary_phrases
 
 VOCAB = frozenset("资金 经费 款项 项目 树木 步道 公园 道路 平台公司".split())
 GLOSSARY = {"platform company|platform companies": ["平台公司"], "park": ["公园"]}
@@ -48,7 +48,7 @@ def test_the_lookup_follows_the_corpus_vocabulary():
 @pytest.mark.parametrize("damage", [b"", b"\x00garbage", b"i*\x00\x00\x00"], ids=["empty", "junk", "int"])
 def test_a_damaged_dictionary_cache_is_rebuilt(tmp_path, damage: bytes):
     """A cache that fails to load, or loads as another value (marshal of 42), is rebuilt."""
-    from assistant.translate import cedict_entries
+    from assistant.answering.translate import cedict_entries
 
     first = cedict_entries(tmp_path)
     (cache,) = tmp_path.glob("cedict-*.marshal")

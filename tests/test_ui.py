@@ -12,9 +12,9 @@ import pytest
 from pydantic import SecretStr
 
 from assistant.admin import UploadRejectedError, safe_filename
-from assistant.feedback import FeedbackStore
 from assistant.schema import Answer, Citation, Context
-from assistant.ui_render import (
+from assistant.web.feedback import FeedbackStore
+from assistant.web.render import (
     Turn,
     chat_messages,
     render_answer,
@@ -79,7 +79,7 @@ def test_refusal_has_its_own_style_and_no_cards():
 
 
 def test_refusal_shows_the_closest_passages_folded_and_marked_not_an_answer():
-    from assistant.ui_render import CLOSEST_LABEL
+    from assistant.web.render import CLOSEST_LABEL
 
     contexts = [
         Context(f"c{i}", "evil.md", f"<b>第{i}段</b>文字。", 0.5, title="标题", paragraph=i)
@@ -124,7 +124,7 @@ def test_briefing_markdown_has_answer_and_references():
     turn = Turn("项目*多少*个？", answer=evil_answer(), turn_id="t")
     error = Turn("坏问题", error="the question is empty", turn_id="u")
     from assistant.briefing import render_markdown
-    from assistant.ui_render import turn_briefing
+    from assistant.web.render import turn_briefing
 
     md = render_markdown(
         turn_briefing(
@@ -200,7 +200,7 @@ def mini(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture()
 def chat(mini, tmp_path: Path):
-    from assistant.ui_chat import ChatController
+    from assistant.web.chat import ChatController
 
     return ChatController(
         mini.assistant, FeedbackStore.in_data_dir(tmp_path), tmp_path / "exports", 0
@@ -299,7 +299,7 @@ def test_feedback_is_stored_with_question_answer_and_citations(chat, tmp_path: P
 def test_export_conversation_and_last_answer(chat):
     from docx import Document
 
-    from assistant.ui_chat import Exports
+    from assistant.web.chat import Exports
 
     assert chat.export([], "s") == Exports()
     _, (_, _, turns) = final(chat.respond("集团资产总额是多少？", []))
@@ -349,7 +349,7 @@ def dependency_names(demo) -> list[tuple[str | None, str]]:
 
 @pytest.mark.integration
 def test_without_password_there_is_no_admin_tab_and_only_ask_is_public(mini):
-    from assistant.ui import create_app
+    from assistant.web.ui import create_app
 
     assert mini.settings.admin_password is None
     demo = create_app(mini).demo
@@ -363,7 +363,7 @@ def test_without_password_there_is_no_admin_tab_and_only_ask_is_public(mini):
 
 @pytest.mark.integration
 def test_with_password_the_admin_events_are_private(mini):
-    from assistant.ui import create_app
+    from assistant.web.ui import create_app
 
     demo = create_app(variant(mini, admin_password=SecretStr(PASSWORD))).demo
     elem_ids = {getattr(b, "elem_id", None) for b in demo.blocks.values()}
@@ -381,7 +381,7 @@ def test_with_password_the_admin_events_are_private(mini):
 @pytest.fixture()
 def admin_setup(tmp_path: Path):
     """A fresh index this test may change, its admin and the tab's handlers."""
-    from assistant.ui_admin import AdminHandlers
+    from assistant.web.admin_tab import AdminHandlers
 
     app = build_mini(tmp_path, admin_password=PASSWORD)
     return app.settings, app.assistant, AdminHandlers(app.admin)
@@ -389,7 +389,7 @@ def admin_setup(tmp_path: Path):
 
 @pytest.mark.integration
 def test_admin_handlers_require_the_login_on_every_call(admin_setup, tmp_path: Path):
-    from assistant.ui_admin import AdminLockedError
+    from assistant.web.admin_tab import AdminLockedError
 
     settings, _, handlers = admin_setup
     upload = tmp_path / "new.txt"
@@ -422,7 +422,7 @@ def test_admin_handlers_require_the_login_on_every_call(admin_setup, tmp_path: P
 
 @pytest.mark.integration
 def test_upload_rejects_bad_files_and_the_assistant_sees_the_new_one(admin_setup, tmp_path: Path):
-    from assistant.ui_chat import ChatController
+    from assistant.web.chat import ChatController
 
     settings, assistant, handlers = admin_setup
     uploads = tmp_path / "uploads"
@@ -578,7 +578,7 @@ def test_api_ask_over_http_and_no_admin_endpoint(mini):
 
 
 def test_admin_results_are_labelled_in_chinese_as_the_chat_is():
-    from assistant.ui_admin import bilingual
+    from assistant.web.admin_tab import bilingual
 
     lines = [
         "rejected: run.sh: unsupported file type .sh",

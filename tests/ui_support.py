@@ -54,7 +54,7 @@ def variant(app: Any, **updates: object) -> Any:
 def running_app(app: Any, stream_delay: float = 0.0) -> Iterator[str]:
     """Serve the real app on a free 127.0.0.1 port, as `zone-assistant serve` does (behind its
     gatekeeper); yield its URL."""
-    from assistant.ui import create_app
+    from assistant.web.ui import create_app
 
     web = create_app(app, stream_delay=stream_delay)
     port = free_port()

@@ -1,7 +1,7 @@
 """The knowledge-base admin tab, built only when ASSISTANT_ADMIN_PASSWORD is set.
 
 Logging in is not a Gradio event: the page posts the password to `admin/login`, which the
-gatekeeper (assistant/gate.py) answers itself, with a per-client backoff that never occupies the
+gatekeeper (assistant/web/gate.py) answers itself, with a per-client backoff that never occupies the
 shared queue, and sets an admin cookie bound to this page. Every admin event then needs that
 cookie twice: the gatekeeper refuses the event before Gradio's queue without it, and each handler
 checks it again from the request. Every admin event is `api_visibility="private"`.
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.admin import TABLE_HEADERS, KnowledgeAdmin
-from assistant.gate import Gatekeeper
+from assistant.web.gate import EventRoles, Gatekeeper
 from ingest.load import SUPPORTED_EXTENSIONS
 
 logger = logging.getLogger(__name__)
@@ -141,9 +141,13 @@ class AdminHandlers:
         return bilingual(lines), *self.listing(allowed)
 
 
-def build_admin_tab(admin: KnowledgeAdmin, gate: Gatekeeper, notice: str = "") -> AdminHandlers:
+def build_admin_tab(
+    admin: KnowledgeAdmin, gate: Gatekeeper, declare: EventRoles, notice: str = ""
+) -> AdminHandlers:
     """Add the admin tab to the current Blocks; call inside `gr.Tabs()`. `notice` is shown in
-    its result box until the first action."""
+    its result box until the first action. Actions on the knowledge base are 'admin' events
+    (the gatekeeper wants the admin login); showing and hiding its confirmations are the page's
+    own ('chat'), and their handlers check the login themselves."""
     import gradio as gr
 
     handlers = AdminHandlers(admin)
@@ -262,15 +266,22 @@ def build_admin_tab(admin: KnowledgeAdmin, gate: Gatekeeper, notice: str = "") -
         listing = [panel, table, choice]
         private: dict[str, Any] = {"api_visibility": "private"}
         for trigger in (login.click, given.submit):
-            trigger(None, [given], [status, given], js=LOGIN_JS, **private).then(
-                on_view, None, listing, **private
-            )
-        upload.click(on_upload, [files], [log, table, choice, files], **events)
-        delete.click(on_ask_delete, [choice], [confirm_row, confirm_text, log], **private)
-        cancel.click(lambda: gr.Row(visible=False), None, [confirm_row], **private)
-        confirm.click(on_delete, [choice], [log, table, choice, confirm_row], **events)
-        reindex.click(reindexing(False), None, [log, table, choice, rebuild_row], **events)
-        rebuild.click(on_ask_rebuild, None, [rebuild_row, rebuild_text], **private)
-        cancel_rebuild.click(lambda: gr.Row(visible=False), None, [rebuild_row], **private)
-        confirm_rebuild.click(reindexing(True), None, [log, table, choice, rebuild_row], **events)
+            logged_in = trigger(None, [given], [status, given], js=LOGIN_JS, **private)
+            declare.declare("chat", logged_in, logged_in.then(on_view, None, listing, **private))
+        declare.declare(
+            "admin",
+            upload.click(on_upload, [files], [log, table, choice, files], **events),
+            confirm.click(on_delete, [choice], [log, table, choice, confirm_row], **events),
+            reindex.click(reindexing(False), None, [log, table, choice, rebuild_row], **events),
+            confirm_rebuild.click(
+                reindexing(True), None, [log, table, choice, rebuild_row], **events
+            ),
+        )
+        declare.declare(
+            "chat",
+            delete.click(on_ask_delete, [choice], [confirm_row, confirm_text, log], **private),
+            cancel.click(lambda: gr.Row(visible=False), None, [confirm_row], **private),
+            rebuild.click(on_ask_rebuild, None, [rebuild_row, rebuild_text], **private),
+            cancel_rebuild.click(lambda: gr.Row(visible=False), None, [rebuild_row], **private),
+        )
     return handlers

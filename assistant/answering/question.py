@@ -9,7 +9,7 @@ from assistant.errors import InvalidQuestionError
 from ingest.text.width import collapse, language, visible
 
 KIND_PATTERNS: dict[str, re.Pattern[str]] = {
-    # What an article says as a whole (assistant/overview.py), before any kind of one fact.
+    # What an article says as a whole (answering/overview.py), before any kind of one fact.
     "overview": re.compile(
         r"总结|概括|概述|归纳|综述|主要做法|主要举措|主要内容|主要经验|讲了什么|说了什么|讲的是什么"
         r"|介绍一下|有哪些(做法|举措|经验|成效|变化)|(改革|变化)(有|带来了?)哪些"

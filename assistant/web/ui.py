@@ -1,6 +1,6 @@
 """The investor's web chat (Gradio): streamed cited answers, feedback, export, and the `ask` API.
 
-`import assistant.ui` stays light: Gradio is imported inside `create_app`/`launch` only. No
+`import assistant.web.ui` stays light: Gradio is imported inside `create_app`/`launch` only. No
 `from __future__ import annotations` here: Gradio reads the gr.Request/gr.LikeData hints of the
 handlers at runtime.
 """
@@ -16,13 +16,12 @@ from types import SimpleNamespace
 from typing import Any
 
 from assistant.app import App
-from assistant.feedback import FeedbackStore
-from assistant.gate import Gatekeeper, Limits
 from assistant.profile import KnowledgeProfile
 from assistant.settings import Settings
-from assistant.ui_admin import ADMIN_GROUP
-from assistant.ui_chat import STREAM_DELAY_S, ChatController, ChatUpdate, public_message
-from assistant.ui_render import CLOSER_LABEL, Turn
+from assistant.web.chat import STREAM_DELAY_S, ChatController, ChatUpdate, public_message
+from assistant.web.feedback import FeedbackStore
+from assistant.web.gate import EventRoles, Gatekeeper, Limits
+from assistant.web.render import CLOSER_LABEL, Turn
 from ingest.errors import UserError
 
 logger = logging.getLogger(__name__)
@@ -57,7 +56,7 @@ def about_html(description: str) -> str:
 
 @dataclass
 class WebApp:
-    """The Gradio Blocks and the gatekeeper in front of them (assistant/gate.py)."""
+    """The Gradio Blocks and the gatekeeper in front of them (assistant/web/gate.py)."""
 
     demo: Any
     gate: Gatekeeper
@@ -96,19 +95,6 @@ def gatekeeper(settings: Settings) -> Gatekeeper:
     return gate
 
 
-def roles(demo: Any) -> dict[int, str]:
-    """Each event's role for the gatekeeper: the public `ask` API, admin, or the chat's own."""
-    out = {}
-    for fn_index, fn in demo.fns.items():
-        if fn.api_name == "ask" and fn.api_visibility != "private":
-            out[fn_index] = "ask"
-        elif fn.concurrency_id == ADMIN_GROUP:
-            out[fn_index] = "admin"
-        else:
-            out[fn_index] = "chat"
-    return out
-
-
 def create_app(app: App, stream_delay: float = STREAM_DELAY_S) -> WebApp:
     """Build the Gradio Blocks app around the process's App (its assistant loads once)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -119,18 +105,20 @@ def create_app(app: App, stream_delay: float = STREAM_DELAY_S) -> WebApp:
     export_dir = Path(tempfile.mkdtemp(prefix="zone-export-"))
     feedback = FeedbackStore.in_data_dir(settings.data_dir)
     chat = ChatController(assistant, feedback, export_dir, stream_delay, title=profile.title)
+    declare = EventRoles()
     with gr.Blocks(
         title=profile.heading, analytics_enabled=False, delete_cache=(3600, 3600)
     ) as demo:
         gr.HTML(header_html(profile))
         with gr.Tabs():
             with gr.Tab("问答 · Chat", id="chat"):
-                _chat_tab(gr, chat, profile)
+                _chat_tab(gr, chat, profile, declare)
             if settings.admin_password is not None:
-                from assistant.ui_admin import build_admin_tab
+                from assistant.web.admin_tab import build_admin_tab
 
                 # Uploads a stopped server had not settled are finished now, and said in the tab.
-                build_admin_tab(app.admin, gate, notice="\n".join(app.admin.recover()))
+                notice = "\n".join(app.admin.recover())
+                build_admin_tab(app.admin, gate, declare, notice=notice)
         gr.HTML(about_html(assistant.description))
 
         def ask(question: str) -> dict[str, Any]:
@@ -140,17 +128,20 @@ def create_app(app: App, stream_delay: float = STREAM_DELAY_S) -> WebApp:
             except UserError as exc:
                 raise gr.Error(public_message(exc), print_exception=False) from None
 
-        gr.api(
+        api = gr.api(
             ask, api_name="ask", concurrency_id=ANSWER_GROUP, concurrency_limit=ANSWER_CONCURRENCY
         )
-    gate.roles = roles(demo)
+        declare.declare("ask", api)
+    gate.roles = declare.checked(demo.fns)
     return WebApp(demo, gate, settings)
 
 
-def _chat_tab(gr: Any, chat: ChatController, profile: KnowledgeProfile) -> None:
+def _chat_tab(
+    gr: Any, chat: ChatController, profile: KnowledgeProfile, declare: EventRoles
+) -> None:
     """The chat tab's components and events (all private: the public API is `ask` only)."""
     reads_closer = chat.assistant.reader is not None
-    _chat_events(gr, chat, _chat_components(gr, profile, reads_closer))
+    _chat_events(gr, chat, _chat_components(gr, profile, reads_closer), declare)
 
 
 def _chat_components(gr: Any, profile: KnowledgeProfile, reads_closer: bool) -> SimpleNamespace:
@@ -220,7 +211,7 @@ def _chat_components(gr: Any, profile: KnowledgeProfile, reads_closer: bool) -> 
     )  # fmt: skip
 
 
-def _chat_events(gr: Any, chat: ChatController, ui: SimpleNamespace) -> None:
+def _chat_events(gr: Any, chat: ChatController, ui: SimpleNamespace, declare: EventRoles) -> None:
     """Wire the chat's events: answering ones share the answer queue, all are private."""
     turns, chatbot, box = ui.turns, ui.chatbot, ui.box
     answering: dict[str, Any] = {
@@ -263,10 +254,11 @@ def _chat_events(gr: Any, chat: ChatController, ui: SimpleNamespace) -> None:
         chatbot.clear(chat.clear, None, outputs, **private),
     ]
     for event in events:  # keep the Markdown downloads in step with the conversation
-        event.then(
+        exported = event.then(
             downloads, [turns], [ui.download_all, ui.download_word, ui.download_one], **private
         )
-    chatbot.like(on_like, [turns], [turns], **private)
+        declare.declare("chat", event, exported)
+    declare.declare("chat", chatbot.like(on_like, [turns], [turns], **private))
 
 
 SANS_FONTS = [

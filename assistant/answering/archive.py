@@ -3,7 +3,7 @@ one source, "as of" questions, and what an article's relative dates mean.
 
 The documents' dates and signatures are read at ingest (ingest/text/dates.py, ingest/reposts.py)
 and kept in the document list; this module decides with them. Which figure leads when articles
-disagree is the chain's (assistant/pipeline.py, `reconcile`), with the rules here.
+disagree is the chain's (assistant/answering/pipeline.py, `reconcile`), with the rules here.
 """
 
 from __future__ import annotations

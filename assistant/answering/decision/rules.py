@@ -6,22 +6,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from assistant.decision import Decision
-from assistant.decision.features import Asked, unit_evidence, wants
+from assistant.answering.decision import Decision
+from assistant.answering.decision.features import Asked, unit_evidence, wants
+from assistant.answering.selection import Scored, Term, covered
+from assistant.answering.short_answer import Short
 from assistant.schema import Context
-from assistant.selection import Scored, Term, covered
-from assistant.short_answer import Short
 
 # A further sentence joins the answer when it covers at least this share of the question's
-# weight that the sentences before it did not, and this fraction of the refusal threshold.
-# Chosen on the zone set (gain 0.1 answered one more multihop question than 0.2 but cut its
-# citation support from 0.905 to 0.873); on CMRC 0.1, 0.2 and 0.3 lie within 0.7 points.
+# weight that the sentences before it did not, and this fraction of the refusal threshold
+# (less cost citation support: eval/decisions.md).
 EXTRA_MIN_GAIN = 0.2
 EXTRA_MIN_COVERAGE = 0.6
-# By meaning, a further sentence must also lie within this similarity of the best one: on CMRC
-# a quarter fewer extra sentences at the same share of right answers (0.03 cost a zone fact);
-# from another chunk within this: a citation of a second passage that lacks the answer was the
-# main cause of unsupported citations on CMRC.
+# By meaning, a further sentence must also lie within this similarity of the best one (fewer
+# extra sentences, as many right answers); from another chunk within this: a citation of a
+# second passage that lacks the answer was the main cause of unsupported citations on CMRC.
 EXTRA_MAX_SIMILARITY_GAP = 0.05
 EXTRA_MAX_SIMILARITY_GAP_ELSEWHERE = 0.03
 # Always applied, whatever the data says: no development question is garbage, so no measurement

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from assistant.answering.selection import Scored, Term
+from assistant.answering.short_answer import HOW, Short
 from assistant.schema import Context
-from assistant.selection import Scored, Term
-from assistant.short_answer import HOW, Short
 from ingest.text.entities import has_name, has_place, has_rank
 from ingest.text.quantities import has_date, has_figure_in, has_frequency, has_number
 from ingest.text.sentences import is_enumeration

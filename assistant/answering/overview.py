@@ -18,8 +18,8 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 
+from assistant.answering.selection import Scored
 from assistant.schema import Context
-from assistant.selection import Scored
 from ingest.text.sentences import split_sentences
 from ingest.text.tokens import question_terms
 

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from assistant import question as q
-from assistant.archive import resolve_short
-from assistant.decision import Decider
-from assistant.decision.features import Asked
-from assistant.overview import OVERVIEW_WORDS, overview_sentences, topic_words
+from assistant.answering import question as q
+from assistant.answering.archive import resolve_short
+from assistant.answering.decision import Decider
+from assistant.answering.decision.features import Asked
+from assistant.answering.overview import OVERVIEW_WORDS, overview_sentences, topic_words
+from assistant.answering.selection import (
+    Scored,
+    SentenceSimilarity,
+    Term,
+    rank_sentences,
+    weigh_terms,
+)
+from assistant.answering.short_answer import Short, cut_short
+from assistant.answering.translate import QueryTranslator
 from assistant.schema import Context, Draft
-from assistant.selection import Scored, SentenceSimilarity, Term, rank_sentences, weigh_terms
-from assistant.short_answer import Short, cut_short
-from assistant.translate import QueryTranslator
 from ingest.lexical import LexicalIndex
 from ingest.text.quantities import dates, english_date, english_figure, figures
 from ingest.text.tokens import GUESS_CHARS
@@ -22,9 +28,9 @@ from ingest.text.width import language
 class ExtractiveAnswerer:
     """Scores the sentences of the retrieved chunks against the question and quotes the best.
 
-    By meaning when the index holds sentence vectors (assistant/selection.py), else lexically;
+    By meaning when the index holds sentence vectors (answering/selection.py), else lexically;
     which sentences to quote, whether to answer and whether to show the short answer are the
-    decider's (assistant/decision/).
+    decider's (answering/decision/).
     """
 
     name = "extractive"
@@ -67,7 +73,7 @@ class ExtractiveAnswerer:
         return draft
 
     def overview(self, question: str, contexts: Sequence[Context], lang: str) -> Draft:
-        """The sentences that carry the article's structure (assistant/overview.py), or a
+        """The sentences that carry the article's structure (assistant/answering/overview.py), or a
         refusal when the overview is of something no article holds."""
         signals: dict[str, object] = {"decider": "overview"}
         index = self.lexical()

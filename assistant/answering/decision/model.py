@@ -2,7 +2,7 @@
 short answer can be shown. Its parameters are data (`params.json`, written by
 `zone-assistant train`); inference is a few dot products.
 
-Three small models over the features of assistant/decision/features.py:
+Three small models over the features of assistant/answering/decision/features.py:
 - the sentence model: a softmax over one question's candidate sentences (a conditional logit),
   so each sentence gets the probability that it is the one holding the answer;
 - the answer model: a logistic regression giving the probability that the quoted sentences
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.decision import features as f
+from assistant.answering.decision import features as f
 from assistant.errors import SettingsError
 
 DEFAULT_PARAMS = Path(__file__).with_name("params.json")

@@ -7,13 +7,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from assistant.decision import Decision
-from assistant.decision.features import Asked, answer_row, candidate_rows, short_row
-from assistant.decision.model import DecisionModel
-from assistant.decision.rules import GUARDS, ONE_FACT, add_parts, veto
+from assistant.answering.decision import Decision
+from assistant.answering.decision.features import Asked, answer_row, candidate_rows, short_row
+from assistant.answering.decision.model import DecisionModel
+from assistant.answering.decision.rules import GUARDS, ONE_FACT, add_parts, veto
+from assistant.answering.selection import Scored
+from assistant.answering.short_answer import Short
 from assistant.schema import Context
-from assistant.selection import Scored
-from assistant.short_answer import Short
 
 # A sentence added for a part of the question covers at least this share of its weight (the
 # rules' EXTRA_MIN_COVERAGE of their default threshold).
@@ -25,8 +25,8 @@ def choose(
 ) -> list[Scored]:
     """The sentences to quote: the likeliest (`quoted`, best first) that lie in the best one's
     passage (one from another passage was the main cause of citations that do not hold the
-    answer: CMRC citation support 0.90 -> 0.93, zone 0.89 -> 0.92), and for a question of
-    several parts a sentence for each further part."""
+    answer: eval/decisions.md), and for a question of several parts a sentence for each
+    further part."""
     best = scored[quoted[0]]
     chosen = [scored[i] for i in quoted if scored[i].context_rank == best.context_rank]
     if asked.kind not in ONE_FACT:

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from assistant.decision.features import Asked
+from assistant.answering.decision.features import Asked
+from assistant.answering.selection import Scored
+from assistant.answering.short_answer import Short
 from assistant.schema import Context
-from assistant.selection import Scored
-from assistant.short_answer import Short
 
 
 @dataclass

@@ -25,7 +25,7 @@ import math
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Any
@@ -66,6 +66,31 @@ class _Client:
     updated: float
     failures: int = 0
     next_login: float = 0.0
+
+
+class EventRoles:
+    """The gatekeeper's role of each Gradio event, declared where the event is declared: 'ask'
+    (the public API), 'chat' (a page's own events) or 'admin' (also needs the admin login).
+    An event nobody declared has no role, and the app refuses to start with one."""
+
+    ROLES = ("ask", "chat", "admin")
+
+    def __init__(self) -> None:
+        self.by_fn: dict[int, str] = {}
+
+    def declare(self, role: str, *events: Any) -> None:
+        """Give these events (Gradio dependencies, as `.click()` returns them) a role."""
+        if role not in self.ROLES:
+            raise ValueError(f"unknown event role {role!r}")
+        for event in events:
+            self.by_fn[int(event["id"])] = role
+
+    def checked(self, fn_indices: Iterable[int]) -> dict[int, str]:
+        """The roles, once every event of the app has one (RuntimeError names those without)."""
+        missing = sorted(set(fn_indices) - set(self.by_fn))
+        if missing:
+            raise RuntimeError(f"events without a gate role: {missing}; declare each event's role")
+        return dict(self.by_fn)
 
 
 @dataclass

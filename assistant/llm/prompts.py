@@ -5,17 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from assistant.guard import passage_text, without_tags
-from assistant.reading import glossed
+from assistant.llm.guard import passage_text, without_tags
+from assistant.llm.reading import glossed
 from assistant.schema import Context
 
 logger = logging.getLogger(__name__)
 
 # No example marker with a digit in the rules: an echoed rule must never look like a cited claim.
 # No rule to refuse: told to reply with the refusal when the passages lack the answer, a 1.5B
-# reader refused nearly every answerable question (zone sample: 0.62 refused, 0.35 right; CMRC
-# English: all refused); without it 0.05 and 0.86. Whether an answer stands is for the citation,
-# figure and name checks and the answer decision to say.
+# reader refused nearly every answerable question (eval/decisions.md). Whether an answer stands
+# is for the citation, figure and name checks and the answer decision to say.
 SYSTEM_PROMPT = {
     "zh": (
         "你根据编号资料回答问题。用户消息里有若干段资料，每段前面是方括号里的编号，"
@@ -76,7 +75,7 @@ def answer_messages(question: str, contexts: Sequence[Context], lang: str) -> Me
         shown = passage_text(ctx.text)
         if shown != ctx.text.strip():
             logger.warning("left instruction-like text of %s out of the prompt", ctx.chunk_id)
-        if lang == "en":  # 万 and 亿 said in English beside them (assistant/reading.py)
+        if lang == "en":  # 万 and 亿 said in English beside them (assistant/llm/reading.py)
             shown = glossed(shown)
         blocks.append(f"[{n}]\n<passage>\n{shown}\n</passage>")
     user = (

@@ -4,16 +4,13 @@ By meaning when the index holds sentence vectors (multilingual e5 of "title：se
 ingest): similarity to the question, plus a little lexical coverage and kind evidence. Without
 them, by lexical coverage, the chunk's rank and kind evidence, as before.
 
-The weights were chosen on the CMRC 2018 trial pool's tuning half (passages with an even sha256
-of their id; research notes in the eval report) and checked on its held-out half: one sentence
-right 218/286 tuning and 243/307 held-out, against 187 and 211 for lexical coverage. The e5
-similarities of one question's candidates lie within about 0.05, hence the small weights.
+The weights were chosen on the CMRC 2018 trial pool's tuning half and checked on its held-out
+half (eval/decisions.md). The e5 similarities of one question's candidates lie within about
+0.05, hence the small weights.
 
 By meaning, coverage leaves out the terms of the sentence's article title: every sentence of an
 article is about its title, and most leave it unsaid ("以甲壳类、头足类和小鱼为食" in the article
 on 蓝线裸顶鲷), so counting the title's name favoured the sentence that only names the subject.
-One sentence right on CMRC (single-part questions) 230 → 242 of 298 tuning, 233 → 240 of 295
-held-out, zone 58 → 59 of 72; any weight from 0.05 to 0.1 gives the same within 1.
 """
 
 from __future__ import annotations
@@ -23,10 +20,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from assistant import question as q
+from assistant.answering import question as q
+from assistant.answering.translate import QueryTranslator
 from assistant.schema import Context
 from assistant.timing import stage
-from assistant.translate import QueryTranslator
 from ingest.lexical import LexicalIndex
 from ingest.text.quantities import has_date, has_frequency, has_number
 from ingest.text.sentences import is_enumeration, split_sentences

@@ -7,7 +7,7 @@ sentences and their neighbours (what the sentence says often leans on the one be
 first; and, for an English question, every Chinese figure glossed in English beside it (it
 wrote "700 billion yuan" for 近700亿元, which is 70 billion: the figure check removes such a
 sentence, the gloss keeps the reader from writing it). Its reply goes through the same citation
-and figure checks as every answer (assistant/citations.py).
+and figure checks as every answer (assistant/answering/citations.py).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from assistant.answering.selection import Scored
 from assistant.schema import Context
-from assistant.selection import Scored
 from ingest.text.quantities import dates, english_date, english_figure, figures
 from ingest.text.sentences import split_sentences
 

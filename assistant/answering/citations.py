@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 from assistant.schema import REFUSAL, Citation, Context, Draft
 from ingest.text.dates import relative_dates
-from ingest.text.markers import normalize_markers, renumber_markers
+from ingest.text.markers import MARKER, normalize_markers, renumber_markers
 from ingest.text.quantities import NUMBER, Amount, amounts, contains_number, same_amount
 from ingest.text.sentences import split_sentences
 from ingest.text.tokens import ascii_words, bigrams, tokenize
@@ -27,7 +27,7 @@ _NOT_ABBREVIATED = "".join(
     rf"(?<!\b{a})" for a in ("[A-Z]", "No", "Mr", "Ms", "Dr", "St", "Co", "Jr", "vs")
 )
 _TOKEN = re.compile(
-    r"(?P<marker>\[\d{1,3}\])"
+    rf"(?P<marker>{MARKER.pattern})"
     r"|(?P<newline>\s*\n\s*)"
     r"|(?P<end>(?:[。！？；!?…]|;(?=\s|$|\[)|" + _NOT_ABBREVIATED + r"\.(?=\s|$|\[))+)"
     r"|(?P<space>\s+)"
@@ -295,7 +295,7 @@ def check(
         return Checked(draft.text, [], True)
     kept, dropped = verify(draft.text, draft.cited)
     # A generated English answer stands beside the Chinese it rests on: each passage it cites
-    # is quoted whole (a reader's passages are a few sentences, assistant/reading.py), since an
+    # is quoted whole (a reader's passages are a few sentences, assistant/llm/reading.py), since an
     # English sentence shares too few characters with one Chinese sentence to pick it.
     beside = lang == "en" and not draft.quotes
     quotes = _quotes(draft, kept, beside)

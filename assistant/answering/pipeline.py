@@ -1,4 +1,10 @@
-"""The answering chain: clean, rewrite a follow-up, retrieve, answer, check citations once."""
+"""The answering chain: clean, rewrite a follow-up, retrieve, answer, check citations once.
+
+Plain typed calls, one path for asking and streaming (`_streamed`): LangChain stays at the
+edges, where its interfaces carry weight (the retrievers and the vector store behind
+answering/retrieval.py, the embeddings). A chain of RunnableLambdas that only `ask` ran, while
+streaming wired the same steps by hand, added nothing but a second path.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +16,14 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Protocol, runtime_checkable
 
-from langchain_core.runnables import RunnableLambda
-
-from assistant import question as q
-from assistant.archive import Archive, as_of, label, reconcile, relative_note
-from assistant.citations import Checked, check, merge_checked
+from assistant.answering import question as q
+from assistant.answering.archive import Archive, as_of, label, reconcile, relative_note
+from assistant.answering.citations import Checked, check, merge_checked
+from assistant.answering.retrieval import Search
+from assistant.answering.translate import QueryTranslator
 from assistant.errors import AssistantError
-from assistant.retrieval import Search
 from assistant.schema import Answer, Context, Draft, Query, QueryPart, Retrieved
 from assistant.timing import stage
-from assistant.translate import QueryTranslator
 from ingest.text.width import language
 
 logger = logging.getLogger(__name__)
@@ -98,13 +102,11 @@ class Assistant:
         self.k = k
         # Every body chunk of one article, in its order: what an overview question reads.
         self.article = article
-        # "Read closer": a generative reader, and the passages it reads (assistant/reading.py).
+        # "Read closer": a generative reader, and the passages it reads (assistant/llm/reading.py).
         self.reader = reader
         self.closer = closer
         self._warmers = list(warmers)
         self._streamer = answerer if isinstance(answerer, StreamingAnswerer) else None
-        steps = (self.prepare, self.retrieve, self.reply)
-        self.chain = RunnableLambda(steps[0]) | RunnableLambda(steps[1]) | RunnableLambda(steps[2])
 
     def warm_up(self) -> None:
         """Load models and indexes now, so the first question is not slow."""
@@ -119,10 +121,10 @@ class Assistant:
         self, question: str | q.CleanQuestion, history: Sequence[str] = (), k: int | None = None
     ) -> Answer:
         """Answer one question; `history` holds the previous questions of the conversation."""
-        started = time.perf_counter()
-        with self.snapshot():
-            result: Answer = self.chain.invoke(Request(question, tuple(history), k))
-        return _timed(result, started)
+        *_, answer = self._streamed(Request(question, tuple(history), k), self._streamer,
+                                    self.answerer)  # fmt: skip
+        assert isinstance(answer, Answer)  # the stream's last item is always the Answer
+        return answer
 
     def stream(
         self, question: str | q.CleanQuestion, history: Sequence[str] = (), k: int | None = None
@@ -135,7 +137,7 @@ class Assistant:
         self, question: str | q.CleanQuestion, history: Sequence[str] = ()
     ) -> Iterator[str | Answer]:
         """The reader's answer (ASSISTANT_LLM_ROLE=read) from the passages the answer decision
-        ranks best (assistant/reading.py), streamed, then checked like any answer."""
+        ranks best (assistant/llm/reading.py), streamed, then checked like any answer."""
         if self.reader is None or self.closer is None:
             raise AssistantError("no reader is configured (ASSISTANT_LLM_ROLE=read)")
         return self._streamed(Request(question, tuple(history)), self.reader, self.reader, True)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from assistant.question import WH_WORD
+from assistant.answering.question import WH_WORD
 from ingest.text.entities import RANK_SPAN, has_name, has_place
 from ingest.text.quantities import DATE_SPAN, FIGURE_RANGE, FIGURE_SPAN, FREQUENCY_SPAN
 from ingest.text.sentences import enumerations

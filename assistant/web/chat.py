@@ -9,12 +9,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from assistant.answering.pipeline import Assistant
 from assistant.briefing import render_docx, render_markdown
 from assistant.errors import LLMError
-from assistant.feedback import FeedbackStore
-from assistant.pipeline import Assistant
 from assistant.schema import Answer
-from assistant.ui_render import (
+from assistant.web.feedback import FeedbackStore
+from assistant.web.render import (
     Turn,
     answer_record,
     chat_messages,

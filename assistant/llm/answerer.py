@@ -1,7 +1,7 @@
 """The generative answerer: any OpenAI-compatible chat endpoint, prompted to cite [n] markers.
 
-Its replies become drafts like any answerer's; the chain's citation check (assistant.citations)
-then keeps only what the cited passages support.
+Its replies become drafts like any answerer's; the chain's citation check
+(assistant.answering.citations) then keeps only what the cited passages support.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
-from assistant import prompts
-from assistant.citations import Claim, addresses, check_claim, split_claims
-from assistant.guard import (
+from assistant.answering.citations import Claim, addresses, check_claim, split_claims
+from assistant.llm import prompts
+from assistant.llm.client import ChatClient
+from assistant.llm.guard import (
     echoes_prompt,
     is_refusal,
     looks_like_instruction,
@@ -21,7 +22,6 @@ from assistant.guard import (
     passage_text,
     reply_without_tags,
 )
-from assistant.llm_client import ChatClient
 from assistant.schema import Context, Draft
 from ingest.text.markers import marker
 from ingest.text.width import language
@@ -49,7 +49,7 @@ class LLMAnswerer:
         self.max_tokens = max_tokens
         # Whether a reply must touch the question's words (see `accepts`): not for a reader
         # given the passages the answer decision ranked (a paraphrased question shares no words
-        # with its answer: zone sample right 0.70 with the test, 0.86 without).
+        # with its answer; eval/decisions.md).
         self.on_topic = on_topic
         # English words to the corpus words that say them (QueryTranslator.groups): how a name
         # in an English sentence is looked for in the Chinese passage it cites.
@@ -113,7 +113,7 @@ def to_draft(
     Marker n names contexts[n - 1]; a marker without such a context stays in the text, so the
     citation check drops its sentence. The quotes are chosen after that check.
     """
-    # The English glosses the prompt adds to figures (assistant/reading.py) are no source's
+    # The English glosses the prompt adds to figures (assistant/llm/reading.py) are no source's
     # words: a reader that copies them does not keep them.
     reply = _GLOSS.sub("", reply_without_tags(reply))
     if not contexts or not reply.strip() or is_refusal(reply, lang):
@@ -203,9 +203,8 @@ def _said(
 
 
 # ... and at least this share of its other words (4+ letters) too: "it is a potent antifungal
-# agent that can cause liver damage" over a passage on its toxicity for DNA was 1 in 9. On the
-# CMRC English tuning sample of the reader (19 answerable questions) 0.3 removed that one
-# hallucination and no right answer; 0.5 also a right one.
+# agent that can cause liver damage" over a passage on its toxicity for DNA was 1 in 9
+# (eval/decisions.md).
 MIN_WORDS_SAID = 0.3
 _FUNCTION_WORDS = frozenset(
     "the a an in on at of to for by with from and or is are was were it its this that these "
