@@ -22,11 +22,54 @@ from typing import Any
 
 from assistant.schema import Answer
 from eval.matching import extract_numbers, match_fact, normalize, same_quantity
-from eval.metrics import citation_supported, evidence_rank
 from ingest.text.markers import marker_runs, strip_markers
 
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]|\.(?=\s)")  # a line (a dated article's label) ends one
 _TRAILING_END = re.compile(r"[\s。！？!?；;.]+$")
+
+
+def evidence_rank(evidence: str, chunk_texts: Sequence[str]) -> int | None:
+    """1-based rank of the first chunk holding the evidence, ignoring whitespace; None if none.
+
+    A chunk holds the evidence when it contains it, or, when the evidence is longer than the
+    chunk, when the evidence contains the whole chunk.
+    """
+    target = normalize(evidence)
+    if not target:
+        raise ValueError("evidence must not be empty")
+    for rank, text in enumerate(chunk_texts, start=1):
+        chunk = normalize(text)
+        if target in chunk or (chunk and len(target) > len(chunk) and chunk in target):
+            return rank
+    return None
+
+
+def citation_supported(
+    sentence: str,
+    cited_chunk_text: str,
+    evidence: str | None,
+    facts: Sequence[Sequence[str]],
+) -> bool:
+    """Whether a cited chunk supports an answer sentence.
+
+    The chunk must contain the evidence (ignoring whitespace) or every fact (one alternative of
+    each), and every number of the sentence, citation markers aside, must have an equal number
+    with a compatible unit in the chunk.
+    """
+    if evidence is None and not facts:
+        raise ValueError("need evidence or facts to judge support")
+    chunk = normalize(cited_chunk_text)
+    holds_evidence = evidence is not None and normalize(evidence) in chunk
+    holds_facts = bool(facts) and all(
+        match_fact(cited_chunk_text, alternatives) == "match" for alternatives in facts
+    )
+    if not (holds_evidence or holds_facts):
+        return False
+    chunk_numbers = extract_numbers(cited_chunk_text)
+    return all(
+        any(same_quantity(number, known) for known in chunk_numbers)
+        for number in extract_numbers(strip_markers(sentence))
+    )
 
 
 def carrying_sentences(answer: str) -> dict[int, list[str]]:

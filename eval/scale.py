@@ -24,7 +24,7 @@ from typing import Any
 
 import click
 
-from eval.bench import synthetic_corpus
+from eval.bench import bare_search_ms, synthetic_corpus
 from eval.chroma_server import ChromaServer
 from eval.dataset import DEFAULT_DATASET, load_dataset
 from eval.metrics import percentile
@@ -98,8 +98,8 @@ def measure(
 
 def probe(repeat: int, canary_question: str) -> dict[str, Any]:
     """In this process: start the app, answer the canary, then time warm questions."""
+    from assistant.answering.selection import StoredSimilarity
     from assistant.app import build_app
-    from assistant.selection import StoredSimilarity
     from assistant.settings import load_settings
     from assistant.timing import recording
 
@@ -144,17 +144,8 @@ def probe(repeat: int, canary_question: str) -> dict[str, Any]:
 
 
 def _bare_search(app: Any, questions: list[str], repeat: int) -> float:
-    """p50 of a bare dense search (langchain-chroma) with the same model and store."""
-    store = app.index.store.vectorstore(app.embeddings("query"))
-    embeddings = app.embeddings("query")
-    times = []
-    for _ in range(repeat):
-        for question in questions:
-            embeddings.forget_queries()
-            t0 = time.perf_counter()
-            store.similarity_search(question, k=app.settings.k)
-            times.append((time.perf_counter() - t0) * 1000)
-    return percentile(times, 50)
+    """p50 of a bare dense search (eval.bench.bare_search_ms) over the questions."""
+    return percentile([bare_search_ms(app, q) for _ in range(repeat) for q in questions], 50)
 
 
 def growth(rows: list[dict], key: str) -> list[dict]:

@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
+from eval.judge import citation_supported, evidence_rank
 from eval.metrics import (
-    citation_supported,
-    evidence_rank,
     hit_at_k,
     mrr,
     percentile,
