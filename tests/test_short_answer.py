@@ -21,6 +21,11 @@ def terms_of(question: str) -> list[Term]:
 @pytest.mark.parametrize(
     ("question", "sentence", "expected"),
     [
+        (  # a span of two figures is one answer, not its upper bound
+            "非洲猴面包树的果子大概有几厘米长？",
+            "非洲猴面包树的果实长约15至20厘米。",
+            "约15至20厘米",
+        ),
         (  # a figure with its unit, the first of two
             "中电光谷招商落户了多少家市场主体？",
             "招商落户（含注册）各类市场主体1900余家，投资超千万元的600余家。",

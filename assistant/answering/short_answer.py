@@ -19,7 +19,13 @@ from typing import Protocol
 
 from assistant.answering.question import WH_WORD
 from ingest.text.entities import RANK_SPAN, has_name, has_place
-from ingest.text.quantities import DATE_SPAN, FIGURE_RANGE, FIGURE_SPAN, FREQUENCY_SPAN
+from ingest.text.quantities import (
+    DATE_SPAN,
+    FIGURE_RANGE,
+    FIGURE_SPAN,
+    FREQUENCY_SPAN,
+    SPAN_OF_FIGURES,
+)
 from ingest.text.sentences import enumerations
 from ingest.text.tokens import tagged
 
@@ -206,6 +212,12 @@ def _figure(
         # "从多少增长到了多少": a figure, 到/至, a figure
         ranges = [m.span() for m in FIGURE_RANGE.finditer(s)]
         best = _nearest(ranges, template, anchors) or best
+    if best and kind != "date":  # "约15至20厘米" is one answer, not its "20厘米"
+        best = next(
+            (m.span() for m in SPAN_OF_FIGURES.finditer(s)
+             if m.start() <= best[0] and best[1] <= m.end()),
+            best,
+        )  # fmt: skip
     return (s[best[0] : best[1]], len(spans) - 1) if best else None
 
 

@@ -199,6 +199,11 @@ FIGURE_SPAN = re.compile(
 FIGURE_RANGE = re.compile(
     rf"(?:{FIGURE_SPAN.pattern})(?:到|至|增至|增长到|—|-|～|~)(?:{FIGURE_SPAN.pattern})"
 )
+# A span of two figures ("约15至20厘米", "15-20%"): one answer, not its upper bound alone. Not a
+# change ("增至260亿元" is the new value, "从5000万元到260亿元" a growth).
+SPAN_OF_FIGURES = re.compile(
+    rf"(?:{FIGURE_SPAN.pattern})(?<![增升降])(?:至|～|~|—|-)(?:{FIGURE_SPAN.pattern})"
+)
 _ONE_DATE = (
     r"(?:公元前?|西元前?)?\d{1,4}年(?:\d{1,2}(?:至\d{1,2})?月份?(?:\d{1,2}日)?)?"
     r"(?:[（(][^）)]{1,12}[)）])?"
