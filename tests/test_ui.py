@@ -373,6 +373,26 @@ def test_with_password_the_admin_events_are_private(mini):
     assert names == ["on_delete", "on_rebuild", "on_reindex", "on_upload"]
     assert all(fn.api_visibility == "private" for fn in demo.fns.values() if fn.api_name != "ask")
     assert list(demo.get_api_info()["named_endpoints"]) == ["/ask"]
+    # The gatekeeper's roles, as declared with each event: the admin's actions need the login.
+    web = create_app(variant(mini, admin_password=SecretStr(PASSWORD)))
+    roles = {web.demo.fns[i].fn.__name__: r for i, r in web.gate.roles.items() if web.demo.fns[i].fn}
+    assert {roles[n] for n in names} == {"admin"} and roles["ask"] == "ask"
+    assert roles["respond"] == "chat" and set(web.gate.roles) == set(web.demo.fns)
+
+
+@pytest.mark.integration
+def test_read_closer_is_offered_only_where_a_reader_is_configured(mini):
+    from assistant.web.ui import create_app
+
+    def closer_button(app):
+        demo = create_app(app).demo
+        (button,) = [b for b in demo.blocks.values() if getattr(b, "elem_id", "") == "read-closer-button"]
+        return button.visible
+
+    assert closer_button(mini) is False
+    reader = variant(mini, llm_base_url="http://127.0.0.1:9/v1", llm_model="m", llm_role="read")
+    assert closer_button(reader) is True
+    assert reader.assistant.answerer.name == "extractive"  # answers stay extractive
 
 
 # --- the admin tab's logic -------------------------------------------------------------------
