@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 COLUMNS = (
@@ -145,14 +145,16 @@ def render_side_by_side(report: Mapping[str, Any]) -> str:
     summary = report["summary"]
     if "reader" not in summary:
         return ""
-    header = ["group", "answerer", "n", *(label for _, label in SIDE_BY_SIDE)]
+    header = ["group", "answerer", "n", *(label for _, label in SIDE_BY_SIDE), "first ms"]
     rows = []
     for group in sorted(g for g in summary["assistant"] if g != "overall") + ["overall"]:
         for name, label in ANSWERERS.items():
             m = summary[name].get(group)
             if m:
+                first = first_text_p50(report.get("records", {}).get(name, []), group)
                 rows.append([group, label, str(m["n"]),
-                             *(fmt(key, m.get(key)) for key, _ in SIDE_BY_SIDE)])  # fmt: skip
+                             *(fmt(key, m.get(key)) for key, _ in SIDE_BY_SIDE),
+                             fmt("latency", first)])  # fmt: skip
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = ["extractive answers beside the reader's (read closer):"]
     for row in [header, *rows]:
@@ -161,3 +163,16 @@ def render_side_by_side(report: Mapping[str, Any]) -> str:
         ]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
+
+
+def first_text_p50(records: Sequence[Mapping[str, Any]], group: str) -> float | None:
+    """The median time to the first streamed text of a group's answers (those that stream)."""
+    from eval.metrics import percentile
+
+    times = [
+        float(r["signals"]["first_text_ms"])
+        for r in records
+        if (group == "overall" or r.get("type") == group)
+        and "first_text_ms" in (r.get("signals") or {})
+    ]
+    return percentile(times, 50) if times else None

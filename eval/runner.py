@@ -7,7 +7,7 @@ import hashlib
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -53,9 +53,15 @@ class ReaderSystem:
         self.assistant = assistant
 
     def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
-        """The reader's answer, once checked (what is streamed before is not judged)."""
-        final = [x for x in self.assistant.read_closer(question, history) if isinstance(x, Answer)]
-        return final[-1]
+        """The reader's answer, once checked (what is streamed before is not judged), with the
+        time its first text took in its signals (`first_text_ms`)."""
+        started, first = time.perf_counter(), None
+        for item in self.assistant.read_closer(question, history):
+            if isinstance(item, Answer):
+                waited = (time.perf_counter() - started) * 1000 if first is None else first
+                return replace(item, signals={**item.signals, "first_text_ms": waited})
+            first = first if first is not None else (time.perf_counter() - started) * 1000
+        raise EvalError(f"the reader gave no answer to {question!r}")
 
 
 def run_eval(system: System, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -94,7 +94,9 @@ def test_the_eval_shows_the_reader_beside_the_extractive_answers():
     lines = render_side_by_side(report).splitlines()
     assert lines[2].split()[:4] == ["overall", "extractive", "2", "0.500"]
     assert lines[3].split()[:4] == ["overall", "reader", "2", "1.000"]
-    assert lines[3].split()[-2:] == ["3000", "9000"]
+    assert lines[3].split()[-3:] == ["3000", "9000", "-"]  # no record of a first text
+    report["records"] = {"reader": [{"type": "fact", "signals": {"first_text_ms": 1500.0}}]}
+    assert render_side_by_side(report).splitlines()[3].split()[-1] == "1500"
     del report["summary"]["reader"]
     assert render_side_by_side(report) == ""
 
