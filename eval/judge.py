@@ -129,17 +129,21 @@ def judge_citations(
 def figure_support(answer: Answer) -> tuple[int, int]:
     """(figures stated, figures the quotes of their sentence's citations state) over the answer's
     sentences, by value and unit with the judge's own number parser: 'approximately 700 billion
-    yuan' citing '近700亿元' is stated and not supported."""
+    yuan' citing '近700亿元' is stated and not supported. A sentence citing two passages
+    ("…“18条意见”、“7条意见”。[1][2]") may take each figure from either's quote."""
     if answer.refused:
         return 0, 0
     quotes = {c.n: c.quote for c in answer.citations}
-    stated = supported = 0
+    cited_by: dict[str, set[int]] = {}
     for n, sentences in carrying_sentences(answer.answer).items():
-        held = extract_numbers(quotes.get(n, ""))
         for sentence in sentences:
-            for quantity in extract_numbers(sentence):
-                stated += 1
-                supported += any(same_quantity(quantity, h) for h in held)
+            cited_by.setdefault(sentence, set()).add(n)
+    stated = supported = 0
+    for sentence, markers in cited_by.items():
+        held = extract_numbers("\n".join(quotes.get(n, "") for n in sorted(markers)))
+        for quantity in extract_numbers(sentence):
+            stated += 1
+            supported += any(same_quantity(quantity, h) for h in held)
     return stated, supported
 
 

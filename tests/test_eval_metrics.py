@@ -253,6 +253,8 @@ def test_figure_faithfulness_counts_figures_by_value_against_their_quotes():
     assert figure_support(wrong) == (2, 1)
     assert figure_support(right) == (1, 1)
     assert figure_support(Answer("q", "没有。", True)) == (0, 0)
+    both = Answer("q", "资产近700亿元，招商1900余家。[1][2]", False, cites)
+    assert figure_support(both) == (2, 2)  # each figure from either passage it cites, once
     records = [
         {"type": "fact", "answerable": True, "refused": False, "correct": True, "rank": 1,
          "citation_ok": True, "latency_ms": 1.0, "figures_stated": s, "figures_supported": h}
