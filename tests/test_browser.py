@@ -258,7 +258,7 @@ def test_admin_tab_refuses_a_wrong_password_then_uploads(page: Any, served: dict
     page.wait_for_function(
         "() => document.querySelector('#admin-log textarea').value.includes('蓝湾_新区.txt')"
     )
-    assert page.locator("#admin-log textarea").input_value().startswith("added: 蓝湾_新区.txt (")
+    assert page.locator("#admin-log textarea").input_value().startswith("已添加 · added: 蓝湾_新区.txt (")
     page.wait_for_function(
         "() => document.querySelector('#admin-table').innerText.includes('蓝湾_新区.txt')"
     )
