@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from assistant.answering.citations import addresses, check, split_claims, verify
+from assistant.answering.citations import FIGURE_REMOVED, addresses, check, split_claims, verify
 from assistant.answering.pipeline import Assistant
 from assistant.errors import LLMError
 from assistant.llm.answerer import LLMAnswerer, to_draft
@@ -21,7 +21,7 @@ from assistant.llm.client import ChatClient
 from assistant.llm.guard import one_question, passage_text
 from assistant.llm.prompts import SYSTEM_PROMPT
 from assistant.llm.prompts import answer_messages as build_messages
-from assistant.schema import REFUSAL, Answer, Context
+from assistant.schema import REFUSAL, Answer, Context, Draft
 from tests.conftest import claims_text
 
 C1 = Context(
@@ -308,7 +308,8 @@ def test_invented_facts_are_dropped_and_all_invented_means_refusal(tmp_path: Pat
     reply = "中电光谷招商落户各类市场主体1900余家。[1]另有外资企业350家。[1]开发区排名全国第一。[3]"
     with FakeLLM(reply) as fake:
         answer = ask(tmp_path, fake, QUESTION, [C1, C2])
-        assert answer.answer == "中电光谷招商落户各类市场主体1900余家。[1]"
+        # 350家 is in no passage: the sentence is removed, and the answer says so
+        assert answer.answer == "中电光谷招商落户各类市场主体1900余家。[1]\n" + FIGURE_REMOVED["zh"]
         assert_grounded(answer)
         fake.reply = "另有外资企业350家。[1]开发区排名全国第一。[5]"
         refused = ask(tmp_path, fake, QUESTION, [C1, C2])
@@ -331,6 +332,25 @@ def test_a_sentence_with_a_wrong_figure_is_removed_and_the_answer_says_so(tmp_pa
         "Quoted in Chinese: 开发区平台公司资产总额近700亿元，信用评级AA+。[1]\n"
         "(One sentence was removed: its figure is not what the quoted source says.)"
     )
+
+
+def test_a_number_that_is_part_of_a_name_in_the_passage_supports_no_figure(
+    tmp_path: Path,
+) -> None:
+    """What Qwen2.5 1.5B wrote over a passage holding "4V4" (a team format): "4 minutes" took
+    the 4 of the name. Letters glued to a number are part of it, unless the claim says them."""
+    game = Context("g", "a.txt", "以2V2、4V4随机配对的方式，玩家可依胜场数爬牌位。", 0.9)
+    reply = "Players are matched 4V4 [1]. A player who leaves may not rejoin for 4 minutes [1]."
+    checked = check(Draft(reply, False, {1: game}), "How are players matched?", "en")
+    assert checked.text.startswith("Players are matched 4V4 [1].\n")
+    assert "4 minutes" not in checked.text
+    assert checked.text.endswith(FIGURE_REMOVED["en"])
+    gun = Context("t", "a.txt", "T-92 40公厘／70倍径(40mm/L70)防空快砲系统。", 0.9)
+    ok, bad = verify("The T-92 is a 40 mm gun [1]. Its barrel is L70 [1].", {1: gun})
+    assert (len(ok), len(bad)) == (2, 0)
+    ok, bad = verify("Its barrel is 70 calibres long [1]. It fires 92 rounds [1].", {1: gun})
+    assert [c.text for c in bad] == ["It fires 92 rounds."]  # 92 is only the name's (T-92)
+    assert len(ok) == 1  # 70倍径 states 70
 
 
 def test_a_grounded_reply_that_ignores_the_question_is_a_refusal(tmp_path: Path) -> None:
@@ -533,9 +553,9 @@ def test_the_chat_shows_the_reply_while_it_is_written_then_the_checked_answer(
     assert len(streaming) == 5 and "9999" in streaming[-1]
     assert len({len(html) for html in streaming}) == 5
     final = updates[-1][2][-1].answer
-    assert final.answer == "中电光谷招商落户各类市场主体1900余家。[1]"  # the invented claim is gone
+    # the invented claim is gone, and the answer says so
+    assert final.answer == "中电光谷招商落户各类市场主体1900余家。[1]\n" + FIGURE_REMOVED["zh"]
     assert "9999" not in shown[-1] and "streaming" not in shown[-1]
-
 
 
 # --- what a small reader writes ------------------------------------------------------------------
@@ -555,8 +575,10 @@ def test_a_sentence_without_its_marker_or_marked_first_gets_the_passage_that_say
 
 
 def test_an_english_sentence_naming_what_its_passage_does_not_is_removed() -> None:
-    """"The manga Soul Eater was created by Akira Toriyama [1]" over a passage naming 大久保笃."""
-    manga = Context("m", "a.txt", "《SOUL EATER》是大久保笃创作的漫画，在史克威尔艾尼克斯的杂志连载。", 0.9)
+    """ "The manga Soul Eater was created by Akira Toriyama [1]" over a passage naming 大久保笃."""
+    manga = Context(
+        "m", "a.txt", "《SOUL EATER》是大久保笃创作的漫画，在史克威尔艾尼克斯的杂志连载。", 0.9
+    )
     words = {"magazine": [frozenset({"杂志"})], "manga": [frozenset({"漫画"})]}
 
     def words_for(word: str) -> list[frozenset[str]]:

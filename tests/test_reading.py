@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.answering.citations import FIGURE_REMOVED
 from assistant.answering.pipeline import Assistant
 from assistant.answering.selection import Scored
 from assistant.llm.reading import closer_passages, glossed
@@ -68,7 +69,8 @@ def test_read_closer_streams_the_reply_then_the_checked_answer(tmp_path: Path):
     *streamed, final = pieces
     assert "".join(streamed) == "园区引进企业120家。[1]园区引进企业999家。[1]"
     assert isinstance(final, Answer) and not final.refused
-    assert final.answer == "园区引进企业120家。[1]"  # the unsupported figure is gone
+    # the unsupported figure is gone, and the answer says so
+    assert final.answer == "园区引进企业120家。[1]\n" + FIGURE_REMOVED["zh"]
     assert final.citations[0].quote == "园区引进企业120家。"
     # The reader read the best sentence with its neighbours, not the whole chunk.
     assert "甲园区成立于2017年。园区引进企业120家。园区总投资30亿元。" in prompt

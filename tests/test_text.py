@@ -20,7 +20,12 @@ def test_fold_squash_collapse_visible():
     assert visible("中电\x00光谷\u200b招商\u202e") == "中电 光谷 招商 "
     assert (language("How many?"), language("多少"), language("")) == ("en", "zh", "en")
     # An English question naming a Chinese entity is English; a Chinese one naming a brand is not.
-    assert language("How many market entities has China Electronics Optics Valley (中电光谷) attracted?") == "en"
+    assert (
+        language(
+            "How many market entities has China Electronics Optics Valley (中电光谷) attracted?"
+        )
+        == "en"
+    )
     assert language("What is 中电光谷?") == "en"
     assert (language("华为P40的价格是多少？"), language("iPhone在中国卖多少钱")) == ("zh", "zh")
 
@@ -81,6 +86,15 @@ def test_whole_numbers_and_scaled_amounts():
     assert quantities.contains_number("投资超千万元的600余家", "600")
     assert not quantities.contains_number("市场主体1600余家", "600")
     assert not quantities.contains_number("增长3.600", "600")
+    # a number glued to Latin letters is part of a name, unless the claim says the same letters
+    assert not quantities.contains_number("以2V2、4V4随机配对", "4", "", "minutes")
+    assert quantities.contains_number("以4V4随机配对，4分钟内不得配对", "4", "", "minutes")
+    assert quantities.contains_number("(40mm/L70)", "40", "a", "mm")
+    assert quantities.contains_number("(40mm/L70)", "70", "L", "")
+    assert not quantities.contains_number("T-92 40公厘", "92", "", "rounds")
+    assert quantities.contains_number("T-92 40公厘", "92", "T", "")
+    assert quantities.number_words("the T-92 gun", 6, 8) == ("T", "gun")
+    assert quantities.number_words("within 4 minutes", 7, 8) == ("within", "minutes")
     found = quantities.amounts("近700亿元，over 70 billion yuan，1.5万，1,900余家，40%")
     assert [(a.value, a.direction, a.strict) for a in found] == [
         (7e10, "less", True), (7e10, "more", True), (15000, "", True), (1900, "more", False),

@@ -15,7 +15,14 @@ from dataclasses import dataclass, replace
 from assistant.schema import REFUSAL, Citation, Context, Draft
 from ingest.text.dates import relative_dates
 from ingest.text.markers import MARKER, normalize_markers, renumber_markers
-from ingest.text.quantities import NUMBER, Amount, amounts, contains_number, same_amount
+from ingest.text.quantities import (
+    NUMBER,
+    Amount,
+    amounts,
+    contains_number,
+    number_words,
+    same_amount,
+)
 from ingest.text.sentences import split_sentences
 from ingest.text.tokens import ascii_words, bigrams, tokenize
 from ingest.text.width import collapse, fold, has_cjk, language, squash
@@ -132,7 +139,8 @@ def unsupported_details(claim_text: str, chunk_text: str) -> list[str]:
         if any(a.start <= match.start() < a.end for a in claimed):
             continue  # judged as a figure above
         number = match.group(0).replace(",", "")
-        if not (contains_number(chunk, number) or contains_number(spaced, number)):
+        words = number_words(claim_text, match.start(), match.end())
+        if not (contains_number(chunk, number, *words) or contains_number(spaced, number, *words)):
             missing.append(match.group(0))
     missing += [q for q in _QUOTED.findall(claim_text) if squash(q).replace(",", "") not in chunk]
     return missing
@@ -345,10 +353,10 @@ FIGURE_REMOVED = {
 
 
 def wrong_figures(claim: Claim, cited: dict[int, Context]) -> list[str]:
-    """The claim's figures with a scale or currency that no passage it cites states."""
-    chunks = "\n".join(cited[m].text for m in claim.markers if m in cited)
-    claimed = [a for a in amounts(claim.text) if a.strict]
-    return [a.text for a in figure_mismatches(claimed, chunks)] if chunks else []
+    """The claim's figures (amounts and whole numbers) that no passage it cites states."""
+    chunks = "\n".join(as_read(cited[m]) for m in claim.markers if m in cited)
+    missing = unsupported_details(claim.text, chunks) if chunks else []
+    return [d for d in missing if any(c.isdigit() for c in d)]
 
 
 def figure_mismatches(claimed: Sequence[Amount], chunk_text: str) -> list[Amount]:

@@ -56,9 +56,29 @@ def has_figure_in(text: str, unit: str) -> bool:
     return re.search(pattern, text) is not None
 
 
-def contains_number(text: str, number: str) -> bool:
-    """The number occurs in the text as a whole number: '600' is not found in '1600'."""
-    return re.search(rf"(?<![\d.]){re.escape(number)}(?!\d|\.\d)", text) is not None
+def contains_number(text: str, number: str, before: str = "", after: str = "") -> bool:
+    """The number occurs in the text as a whole number: '600' is not found in '1600', nor '4'
+    in '4V4' or '92' in 'T-92': Latin letters glued to it make it part of a name, unless they
+    are the claim's own word on that side (`before`/`after`: '40 mm' is in '40mm/L70')."""
+    pattern = (
+        rf"(?<![A-Za-z])(?:([A-Za-z]+)-?)?(?<![\d.]){re.escape(number)}(?!\d|\.\d)(?=([A-Za-z]*))"
+    )
+    return any(
+        (m[1] or "").lower() in ("", before.lower()) and m[2].lower() in ("", after.lower())
+        for m in re.finditer(pattern, text)
+    )
+
+
+_WORD_BEFORE = re.compile(r"([A-Za-z]*)-?\s?$")
+_WORD_AFTER = re.compile(r"\s?([A-Za-z]*)")
+
+
+def number_words(text: str, start: int, end: int) -> tuple[str, str]:
+    """The Latin words right before and after text[start:end], glued or one space apart
+    ('the T-92 40 mm gun', 40 → ('', 'mm'); '4V4' → ('', 'V'))."""
+    before = _WORD_BEFORE.search(text[max(0, start - 40) : start])
+    after = _WORD_AFTER.match(text, end)
+    return (before[1] if before else ""), (after[1] if after else "")
 
 
 @dataclass(frozen=True)
