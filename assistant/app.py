@@ -37,7 +37,7 @@ from assistant.settings import Settings
 from ingest.generations import Generations
 from ingest.index import KnowledgeIndex
 from ingest.pipeline import IngestOptions, IngestSummary, Progress, ingest_paths
-from ingest.store import open_embedded, open_server
+from ingest.store import BuildRecord, open_embedded, open_server
 from ingest.text.tokens import tokenize
 
 if TYPE_CHECKING:
@@ -66,14 +66,14 @@ class App:
     def index(self) -> KnowledgeIndex:
         """The knowledge index: embedded (published generations), or a server via CHROMA_HOST."""
         s = self.settings
-        build_info = {
-            "embedding_model": s.embedding_model,
-            "embedding_backend": backend_of(s.embedding_model),
-            "sentence_vectors": s.sentence_vectors,
-            "chunk_size": s.chunk_size,
-            "chunk_overlap": s.chunk_overlap,
-        }
-        index = partial(KnowledgeIndex, s.collection, build_info, s.lexical_dir)
+        build = BuildRecord(
+            embedding_model=s.embedding_model,
+            embedding_backend=backend_of(s.embedding_model),
+            sentence_vectors=s.sentence_vectors,
+            chunk_size=s.chunk_size,
+            chunk_overlap=s.chunk_overlap,
+        )
+        index = partial(KnowledgeIndex, s.collection, build, s.lexical_dir)
         if self._client is not None or s.chroma_host:
             return index(client=self._client or open_server(str(s.chroma_host), s.chroma_port))
         return index(generations=Generations(s.published_dir, s.chroma_dir, open_embedded))

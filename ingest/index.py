@@ -22,7 +22,7 @@ from typing import Any
 from ingest.errors import ChromaUnavailableError, NoIndexError, StoreDamagedError
 from ingest.generations import Generation, Generations, writer_lock
 from ingest.lexical import LexicalIndex, LexicalStore
-from ingest.store import ChunkStore
+from ingest.store import BuildRecord, ChromaClient, ChunkStore
 
 logger = logging.getLogger(__name__)
 
@@ -42,23 +42,21 @@ class KnowledgeIndex:
     def __init__(
         self,
         name: str,
-        build_info: dict[str, Any],
+        build: BuildRecord,
         lexical_dir: Path,
         *,
-        client: Any | None = None,
+        client: ChromaClient | None = None,
         generations: Generations | None = None,
     ) -> None:
         if (client is None) == (generations is None):
             raise ValueError("give either a Chroma server client or the published generations")
         self.name = name
-        self.build_info = build_info
+        self.build = build
         self.lexical_store = LexicalStore(lexical_dir)
         self.generations = generations
         # On a server, questions may still be pinned to the state before a session: its
         # superseded rows are kept one session longer.
-        self._server = (
-            ChunkStore(client, name, build_info, gc_delay=1) if client is not None else None
-        )
+        self._server = ChunkStore(client, name, build, gc_delay=1) if client is not None else None
         self._pinned: ContextVar[ChunkStore | None] = ContextVar(f"store-{id(self)}", default=None)
         if generations is not None:
             generations.warmer = self._warm
@@ -126,13 +124,13 @@ class KnowledgeIndex:
         store = gen.cache.get("store")
         if store is None:
             store = gen.cache["store"] = ChunkStore(
-                gen.client, self.name, self.build_info, published=True
+                gen.client, self.name, self.build, published=True
             )
         return store
 
     def _warm(self, client: Any) -> None:
         """Load a new generation's indexes before questions are answered from it."""
-        ChunkStore(client, self.name, self.build_info, published=True).warm_up()
+        ChunkStore(client, self.name, self.build, published=True).warm_up()
 
     def _publish_existing_master(self) -> None:
         """A master written before generations existed (or by a killed writer) is published."""
@@ -158,7 +156,7 @@ class KnowledgeIndex:
                 except Exception:
                     return False
                 try:
-                    committed = str(ChunkStore(client, self.name, self.build_info).state().gen)
+                    committed = str(ChunkStore(client, self.name, self.build).state().gen)
                 finally:
                     client.close()
                 logger.warning("the published index %s is damaged; publishing it again", damaged)
@@ -194,9 +192,9 @@ class KnowledgeIndex:
                 # A rebuild writes collections of their own beside the live ones, which serve
                 # questions meanwhile and stay if it fails; once it has committed, the old ones
                 # are deleted and the new ones take their name (questions in that instant find
-                # no collection and look again: ingest/store.py `similar`).
+                # no collection and look again: ingest/store/chunks.py `similar`).
                 staging = ChunkStore(self._server.client, self.name + REBUILD_SUFFIX,
-                                     self.build_info)  # fmt: skip
+                                     self.build)  # fmt: skip
                 staging.reset()  # what a failed rebuild left
                 yield staging
                 staging.commit()
@@ -213,7 +211,7 @@ class KnowledgeIndex:
             if fresh:
                 shutil.rmtree(target, ignore_errors=True)
             client = _open_master(gens, target)
-            store = ChunkStore(client, self.name, self.build_info, checkpoint_s=self.checkpoint_s)
+            store = ChunkStore(client, self.name, self.build, checkpoint_s=self.checkpoint_s)
             done = False
             try:
                 yield store

@@ -59,8 +59,8 @@ def calls_of(path: Path, names: set[str]) -> list[str]:
 
 # Who may construct the heavy parts: the composition root, and the loaders it calls.
 CONSTRUCTORS = {
-    "PersistentClient": {"ingest/store.py"},
-    "HttpClient": {"ingest/store.py"},
+    "PersistentClient": {"ingest/store/client.py"},
+    "HttpClient": {"ingest/store/client.py"},
     "EphemeralClient": {"assistant/app.py"},
     "open_server": {"assistant/app.py"},
     "Generations": {"assistant/app.py"},
@@ -113,7 +113,11 @@ def assistant_imports(path: Path) -> set[str]:
     """The parts of assistant a module imports: a room, or a top-level module."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("assistant."):
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.startswith("assistant.")
+        ):
             found.add(node.module.split(".")[1])
         elif isinstance(node, ast.ImportFrom) and node.module == "assistant":
             found |= {a.name for a in node.names}

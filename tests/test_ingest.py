@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +16,14 @@ from ingest.errors import IndexMismatchError
 from ingest.generations import Generations
 from ingest.index import KnowledgeIndex
 from ingest.pipeline import IngestOptions, ingest_paths
-from ingest.store import ChunkStore, live_at, open_embedded
+from ingest.store import BuildRecord, ChunkStore, live_at, open_embedded
 
 EMB = DeterministicFakeEmbedding(size=16)
-BUILD = {"embedding_model": "fake-16", "chunk_size": 200, "chunk_overlap": 1}
+BUILD = BuildRecord(embedding_model="fake-16", chunk_size=200, chunk_overlap=1)
 
 
 def make_index(
-    data: Path, opener: Any = open_embedded, build: dict | None = None, name: str = "test"
+    data: Path, opener: Any = open_embedded, build: BuildRecord | None = None, name: str = "test"
 ) -> KnowledgeIndex:
     """An embedded index under data: the writer's master and the published generations."""
     gens = Generations(data / "published", data / "chroma", opener)
@@ -31,7 +32,7 @@ def make_index(
 
 def master(data: Path, name: str = "test") -> ChunkStore:
     """The writer's store itself (what a Chroma server would hold), read in place."""
-    return ChunkStore(open_embedded(data / "chroma"), name, dict(BUILD))
+    return ChunkStore(open_embedded(data / "chroma"), name, BUILD)
 
 
 def run(index: KnowledgeIndex, knowledge: Path, paths: list[Path] | None = None, **kw):
@@ -138,7 +139,7 @@ def test_nothing_ingestible_exits_2(tmp_path: Path):
 def test_other_model_or_chunking_needs_rebuild(tmp_path: Path, mini_corpus: Path):
     data = tmp_path / "data"
     run(make_index(data), mini_corpus)
-    other = make_index(data, build=dict(BUILD, embedding_model="other-model"))
+    other = make_index(data, build=replace(BUILD, embedding_model="other-model"))
     with pytest.raises(IndexMismatchError) as err:
         other.store.check_compatible()
     assert str(err.value) == (
@@ -276,7 +277,7 @@ def test_kill_9_at_random_points_then_rerun_equals_clean_run(tmp_path: Path):
     (v2 / "synthetic_00002.txt").write_text("　　改过的文章。只有两句。\n", encoding="utf-8")
     synthetic_corpus(v2 / "new", chunks=30, per_file=3, seed=11)
     exe = Path(sys.executable).parent / "zone-assistant"
-    build = {"embedding_model": "hashing-384", "chunk_size": 300, "chunk_overlap": 1}
+    build = BuildRecord(embedding_model="hashing-384", chunk_size=300, chunk_overlap=1)
 
     def ingest(data: Path, corpus: Path, kill_after: float | None = None) -> int:
         env = {**os.environ, "ASSISTANT_DATA_DIR": str(data), "ASSISTANT_KNOWLEDGE_DIR": str(corpus),
@@ -355,7 +356,7 @@ def _doc(store: ChunkStore, source: str, texts: list[str], near: str | None = No
 def test_dense_search_sees_only_the_committed_state_while_a_session_writes(tmp_path: Path):
     """The unfiltered fast path must not leak a running session's rows, even when they crowd
     out every committed one, and must see them once committed."""
-    store = ChunkStore(open_embedded(tmp_path / "chroma"), "test", dict(BUILD))
+    store = ChunkStore(open_embedded(tmp_path / "chroma"), "test", BUILD)
     _doc(store, "old.txt", ["港口吞吐量增长", "园区新增企业"])
     store.commit()
     query = "港口吞吐量增长"
@@ -365,3 +366,14 @@ def test_dense_search_sees_only_the_committed_state_while_a_session_writes(tmp_p
     store.commit()
     found = store.similar(EMB, query, 2)
     assert "new.txt" in {d.metadata["source"] for d, _ in found}
+
+
+def test_a_build_record_names_each_setting_that_differs_from_the_recorded_one():
+    recorded = BUILD.metadata()
+    assert BUILD.differences(recorded) == []
+    other = replace(BUILD, chunk_size=500, sentence_vectors=False)
+    assert other.differences(recorded) == [
+        "sentence_vectors=True (now False)",
+        "chunk_size=200 (now 500)",
+    ]
+    assert BUILD.differences({}) == [f"{k}=None (now {v!r})" for k, v in recorded.items()]
