@@ -264,7 +264,7 @@ def brief(questions_file: Path, output: Path | None) -> None:
 @click.option(
     "--reader",
     is_flag=True,
-    help="Also ask every question of the reader (\"read closer\", ASSISTANT_LLM_ROLE=read) and "
+    help='Also ask every question of the reader ("read closer", ASSISTANT_LLM_ROLE=read) and '
     "report it beside the extractive answers (slow: seconds a question).",
 )
 @friendly_errors

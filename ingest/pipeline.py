@@ -163,9 +163,7 @@ class Discovery:
     complete: list[Path] = field(default_factory=list)
 
 
-def discover(
-    paths: Sequence[Path], knowledge_dir: Path, exclude: Sequence[Path] = ()
-) -> Discovery:
+def discover(paths: Sequence[Path], knowledge_dir: Path, exclude: Sequence[Path] = ()) -> Discovery:
     """Expand folders into files; hidden files, each folder's profile and `exclude` are left out,
     and a file outside the knowledge folder (a link out, a path argument) is a failure.
 

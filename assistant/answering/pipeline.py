@@ -308,7 +308,11 @@ class Assistant:
         )
 
     def _checked(
-        self, draft: Draft, question: str, contexts: Sequence[Context], lang: str,
+        self,
+        draft: Draft,
+        question: str,
+        contexts: Sequence[Context],
+        lang: str,
         answerer: Answerer,
     ) -> tuple[Checked, str]:
         """One part's draft checked, and its short answer. When dated articles give different

@@ -53,6 +53,7 @@ def bilingual(lines: Sequence[str]) -> str:
         out.append(f"{zh} · {line}" if zh else line)
     return "\n".join(out)
 
+
 UNLOCKED = "已登录 · Unlocked"
 ADMIN_GROUP = "admin"
 

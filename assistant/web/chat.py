@@ -36,6 +36,7 @@ class Exports:
     word: Path | None = None
     last: Path | None = None
 
+
 STREAM_DELAY_S = 0.03
 # While the reader writes: its answer is shown only once the citation and figure checks are done.
 READING = "细读中，核对引文后显示 · Reading closer; shown once its citations are checked"

@@ -152,9 +152,7 @@ class Gatekeeper:
 
     # --- the API and the queue ---------------------------------------------------------------
 
-    async def _api(
-        self, scope: Scope, receive: Receive, send: Send, path: str, page: str
-    ) -> None:
+    async def _api(self, scope: Scope, receive: Receive, send: Send, path: str, page: str) -> None:
         name = path.split("/")[-1] if path.count("/") >= 3 else ""
         is_result = scope["method"] == "GET" and "/call/" in path  # /call/ask/<event_id>
         if not ("/call/ask" in path and (is_result or name == "ask")) or "/run/" in path:
