@@ -38,7 +38,10 @@ _CN_UNIT_WORDS = (
 _EN_UNITS = {
     "percent": "%", "per cent": "%", "yuan": "元", "rmb": "元", "cny": "元",
     "usd": "美元", "dollars": "美元", "years": "年", "year": "年", "months": "月", "month": "月",
+    "km": "公里", "kilometres": "公里", "kilometers": "公里",
 }  # fmt: skip
+# Metric units written glued to their number in Chinese text ("侦测距离10km", "40mm/L70").
+_GLUED_UNIT = re.compile(r"(?:km|cm|mm|kg|m)(?![a-z0-9])")
 _EN_UNIT = re.compile(r" ?(" + "|".join(re.escape(u) for u in _EN_UNITS) + r")\b")
 _CN_APPROX_PREFIXES = ("超过", "将近", "接近", "大约", "近", "约", "超", "逾")
 _EN_APPROX = re.compile(
@@ -150,8 +153,12 @@ def _scan(prepared: str) -> list[_Found]:
         if match.group("digits") is not None:
             before = prepared[start - 1] if start else ""
             after = prepared[match.end("digits")] if match.end("digits") < len(prepared) else ""
-            # Digits glued to Latin letters are part of a word ("5g", "h7n9"), not a number.
-            if (before.isascii() and before.isalpha()) or (after.isascii() and after.isalpha()):
+            # Digits glued to Latin letters are part of a word ("5g", "h7n9", "4v4"), not a
+            # number, unless the letters are a metric unit that ends there ("10km，", "40mm/").
+            glued_unit = _GLUED_UNIT.match(prepared, match.end("digits"))
+            if (before.isascii() and before.isalpha()) or (
+                after.isascii() and after.isalpha() and not glued_unit
+            ):
                 continue
             value = float(match.group("digits")) * _multiplier(match.group("dmult"))
             approx_suffix = match.group("dapprox") is not None

@@ -63,6 +63,17 @@ def test_no_numbers_in_ordinary_words(text: str) -> None:
     assert extract_numbers(text) == []
 
 
+def test_a_metric_unit_glued_to_its_number_is_a_unit_not_a_word() -> None:
+    """CMRC's T-92 passage writes 侦测距离10km; the reader said "10 km" (judged unsupported)."""
+    assert extract_numbers("侦测距离10km，有效追踪范围7km。") == [
+        Quantity(10.0, "公里", False), Quantity(7.0, "公里", False),
+    ]  # fmt: skip
+    assert extract_numbers("up to 10 km away") == [Quantity(10.0, "公里", False)]
+    assert extract_numbers("(40mm/L70)") == [Quantity(40.0, None, False)]
+    for word in ("4v4", "5g", "h7n9", "10kmh"):
+        assert extract_numbers(word) == []
+
+
 def test_as_quantity_only_for_whole_numbers() -> None:
     assert as_quantity("350亿") == Quantity(3.5e10, None, False)
     assert as_quantity("49个") == Quantity(49, "个", False)
