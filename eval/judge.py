@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from assistant.schema import Answer
@@ -147,9 +148,7 @@ def figure_support(answer: Answer) -> tuple[int, int]:
     return stated, supported
 
 
-def grounded(
-    answer: Answer, facts: Sequence[Sequence[str]], least: int | None = None
-) -> bool:
+def grounded(answer: Answer, facts: Sequence[Sequence[str]], least: int | None = None) -> bool:
     """Every fact (or `least` of them) is stated by the answer in a form that a passage it
     cites holds verbatim (the open-book criterion: the answer holds a gold span and cites it)."""
     if answer.refused or not facts:
@@ -220,49 +219,93 @@ def enough(verdicts: Sequence[str], row: Mapping[str, Any]) -> bool:
     return sum(v == "match" for v in verdicts) >= least
 
 
-def make_record(row: Mapping[str, Any], answer: Answer) -> dict[str, Any]:
-    """The per-question record: what `summarize` needs plus what the report shows."""
+@dataclass(frozen=True)
+class Record:
+    """One question judged: what `summarize` needs plus what the report shows. A verdict left
+    None was not judged (a negative's `correct`, a hand-made record's `grounded`)."""
+
+    id: str
+    type: str
+    answerable: bool
+    refused: bool
+    latency_ms: float
+    correct: bool | None = None
+    rank: int | None = None  # where the evidence sits among the retrieved chunks (1-based)
+    citation_ok: bool | None = None  # None: a refusal, a negative, or nothing cited
+    grounded: bool | None = None
+    short_answer: str | None = None
+    short_correct: bool | None = None
+    figures_stated: int = 0
+    figures_supported: int = 0
+    ranked: bool = True  # an overview's contexts are its article, in order: no retrieval rank
+    half: str | None = None
+    lang: str = ""
+    question: str = ""
+    history: tuple[str, ...] = ()
+    standalone: str = ""
+    facts: tuple[tuple[str, ...], ...] = ()
+    evidence: str | None = None
+    answer: str = ""
+    fact_verdicts: tuple[str, ...] = ()
+    signals: Mapping[str, Any] = field(default_factory=dict)
+    citations: tuple[Mapping[str, Any], ...] = ()
+    contexts: tuple[Mapping[str, str], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """As report.json holds it."""
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists and mappings as dicts, all the way down (JSON's shapes)."""
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def make_record(row: Mapping[str, Any], answer: Answer) -> Record:
+    """Judge one answer against its dataset row."""
     answerable = bool(row["facts"])
     texts = [c.text for c in answer.contexts]
     plain = strip_markers(answer.answer)
     verdicts = [match_fact(plain, f) for f in row["facts"]]
     citation_ok, citations = judge_citations(answer, row)
     correct = (
-        not answer.refused and enough(verdicts, row) and ordered(plain, row)
-        if answerable
-        else None
+        not answer.refused and enough(verdicts, row) and ordered(plain, row) if answerable else None
     )
     figures_stated, figures_supported = figure_support(answer)
-    return {
-        "id": row["id"],
-        "type": row["type"],
-        "half": row.get("half"),
-        "lang": row.get("lang", ""),
-        "question": row["question"],
-        "history": [turn["question"] for turn in row.get("history", [])],
-        "standalone": answer.standalone_question,
-        "facts": row["facts"],
-        "evidence": row["evidence"],
-        "answerable": answerable,
-        "refused": answer.refused,
-        "answer": answer.answer,
-        "fact_verdicts": verdicts,
-        "correct": correct,
-        "grounded": grounded(answer, row["facts"], row.get("min_facts")) if answerable else None,
-        "figures_stated": figures_stated,
-        "figures_supported": figures_supported,
-        "short_answer": answer.short_answer,
+    return Record(
+        id=row["id"],
+        type=row["type"],
+        half=row.get("half"),
+        lang=row.get("lang", ""),
+        question=row["question"],
+        history=tuple(turn["question"] for turn in row.get("history", [])),
+        standalone=answer.standalone_question,
+        facts=tuple(tuple(f) for f in row["facts"]),
+        evidence=row["evidence"],
+        answerable=answerable,
+        refused=answer.refused,
+        answer=answer.answer,
+        fact_verdicts=tuple(verdicts),
+        correct=correct,
+        grounded=grounded(answer, row["facts"], row.get("min_facts")) if answerable else None,
+        figures_stated=figures_stated,
+        figures_supported=figures_supported,
+        short_answer=answer.short_answer,
         # Where articles disagree, the short answer is the newest figure alone.
-        "short_correct": (
+        short_correct=(
             short_correct(answer, [row["lead"]] if row.get("lead") else row["facts"])
             if answerable
             else None
         ),
-        "signals": answer.signals,
-        "rank": evidence_rank(row["evidence"], texts) if answerable else None,
-        "ranked": "min_facts" not in row,  # an overview's contexts are its article, in order
-        "citation_ok": citation_ok,
-        "citations": citations,
-        "contexts": [{"chunk_id": c.chunk_id, "text": c.text} for c in answer.contexts],
-        "latency_ms": answer.latency_ms,
-    }
+        signals=answer.signals,
+        rank=evidence_rank(row["evidence"], texts) if answerable else None,
+        ranked="min_facts" not in row,
+        citation_ok=citation_ok,
+        citations=tuple(citations),
+        contexts=tuple({"chunk_id": c.chunk_id, "text": c.text} for c in answer.contexts),
+        latency_ms=answer.latency_ms,
+    )

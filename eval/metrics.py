@@ -4,8 +4,11 @@ verdicts on each question are the judge's, eval/judge.py)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from eval.judge import Record
 
 Metrics = dict[str, float | int | None]
 # The quality metrics of `summarize` (latency is timing, not quality): what limits and diffs use.
@@ -14,8 +17,6 @@ QUALITY_METRICS = (
     "false_refusal", "hit@1", "hit@3", "hit@5", "mrr", "short_accuracy", "short_precision",
     "short_shown", "figure_faithfulness",
 )  # fmt: skip
-
-_RECORD_KEYS = ("answerable", "refused", "correct", "rank", "citation_ok", "latency_ms")
 
 
 def _check_ranks(ranks: Sequence[int | None]) -> None:
@@ -62,28 +63,25 @@ def percentile(values: Sequence[float], p: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def _check_record(record: Mapping[str, Any], by: str) -> None:
-    missing = [key for key in (by, *_RECORD_KEYS) if key not in record]
-    if missing:
-        raise ValueError(f"record lacks {missing}: {record!r}")
-    if not isinstance(record["answerable"], bool) or not isinstance(record["refused"], bool):
+def _check_record(record: Record, by: str) -> None:
+    if not hasattr(record, by):
+        raise ValueError(f"records have no {by!r}: {record!r}")
+    if not isinstance(record.answerable, bool) or not isinstance(record.refused, bool):
         raise ValueError(f"answerable and refused must be bools: {record!r}")
-    latency = record["latency_ms"]
+    latency = record.latency_ms
     if isinstance(latency, bool) or not isinstance(latency, int | float) or latency < 0:
         raise ValueError(f"latency_ms must be a non-negative number: {record!r}")
 
 
-def _group_metrics(records: Sequence[Mapping[str, Any]]) -> Metrics:
-    answerable = [r for r in records if r["answerable"]]
-    negatives = [r for r in records if not r["answerable"]]
+def _group_metrics(records: Sequence[Record]) -> Metrics:
+    answerable = [r for r in records if r.answerable]
+    negatives = [r for r in records if not r.answerable]
     # An overview reads the whole article: where its evidence ranks says nothing of retrieval.
-    ranks = [r["rank"] for r in answerable if r.get("ranked", True)]
-    cited = [
-        r["citation_ok"] for r in answerable if not r["refused"] and r["citation_ok"] is not None
-    ]
-    latencies = [float(r["latency_ms"]) for r in records]
-    shown = [r for r in records if not r["refused"] and r.get("short_answer")]
-    shorts = [len(r["short_answer"]) for r in shown if r["answerable"]]
+    ranks = [r.rank for r in answerable if r.ranked]
+    cited = [r.citation_ok for r in answerable if not r.refused and r.citation_ok is not None]
+    latencies = [float(r.latency_ms) for r in records]
+    shown = [r for r in records if not r.refused and r.short_answer]
+    shorts = [len(r.short_answer or "") for r in shown if r.answerable]
     return {
         "n": len(records),
         "hit@1": hit_at_k(ranks, 1) if ranks else None,
@@ -91,46 +89,44 @@ def _group_metrics(records: Sequence[Mapping[str, Any]]) -> Metrics:
         "hit@5": hit_at_k(ranks, 5) if ranks else None,
         "mrr": mrr(ranks) if ranks else None,
         # An answerable question without a verdict (correct is None) counts as not correct.
-        "fact_accuracy": rate([r["correct"] is True for r in answerable]),
-        # States every fact as a passage it cites has it (records without the key: not judged).
-        "grounded_accuracy": rate([r.get("grounded") is True for r in answerable])
-        if all("grounded" in r for r in answerable)
+        "fact_accuracy": rate([r.correct is True for r in answerable]),
+        # States every fact as a passage it cites has it (None when not judged).
+        "grounded_accuracy": rate([r.grounded is True for r in answerable])
+        if all(r.grounded is not None for r in answerable)
         else None,
         "citation_support": rate([bool(flag) for flag in cited]),
-        "negative_rejection": rate([r["refused"] for r in negatives]),
-        "false_refusal": rate([r["refused"] for r in answerable]),
-        # The short answer states every fact (records without the key: not judged).
-        "short_accuracy": rate([r.get("short_correct") is True for r in answerable])
-        if answerable and all("short_correct" in r for r in answerable)
+        "negative_rejection": rate([r.refused for r in negatives]),
+        "false_refusal": rate([r.refused for r in answerable]),
+        # The short answer states every fact (None when not judged).
+        "short_accuracy": rate([r.short_correct is True for r in answerable])
+        if answerable and all(r.short_correct is not None for r in answerable)
         else None,
         # Right among the short answers shown (one shown for a negative is wrong), and how
         # often one is shown for an answerable question.
-        "short_precision": rate([r.get("short_correct") is True for r in shown])
-        if shown and all("short_correct" in r for r in shown)
+        "short_precision": rate([r.short_correct is True for r in shown])
+        if shown and all(r.short_correct is not None or not r.answerable for r in shown)
         else None,
         "short_shown": rate([r in shown for r in answerable])
-        if answerable and all("short_answer" in r for r in answerable)
+        if answerable and all(r.short_answer is not None for r in answerable)
         else None,
         "short_chars_p50": percentile(shorts, 50) if shorts else None,
-        # Figures the answers state that the quotes they cite state (records without the key,
-        # or no figure stated: None).
-        "figure_faithfulness": _share(records, "figures_supported", "figures_stated"),
+        # Figures the answers state that the quotes they cite state (None: no figure stated).
+        "figure_faithfulness": _share(
+            sum(r.figures_supported for r in records), sum(r.figures_stated for r in records)
+        ),
         "latency_p50": percentile(latencies, 50),
         "latency_p95": percentile(latencies, 95),
     }
 
 
-def _share(records: Sequence[Mapping[str, Any]], part: str, whole: str) -> float | None:
-    total = sum(int(r.get(whole) or 0) for r in records)
-    return sum(int(r.get(part) or 0) for r in records) / total if total else None
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
 
 
-def summarize(records: Sequence[Mapping[str, Any]], by: str = "type") -> dict[str, Metrics]:
-    """Metrics per value of record[by], in sorted order, then "overall" over all records.
+def summarize(records: Sequence[Record], by: str = "type") -> dict[str, Metrics]:
+    """Metrics per value of the records' field `by`, in sorted order, then "overall" over all.
 
-    Each record has: the `by` key, answerable, refused, correct (bool or None), rank (1-based
-    evidence rank or None), citation_ok (bool, or None when the answer cites nothing) and
-    latency_ms. Retrieval metrics and fact_accuracy and false_refusal are over answerable
+    Retrieval metrics and fact_accuracy and false_refusal are over answerable
     records, citation_support over answerable non-refused records with a citation verdict,
     negative_rejection over unanswerable records; a metric with no such record is None.
     """
@@ -138,9 +134,9 @@ def summarize(records: Sequence[Mapping[str, Any]], by: str = "type") -> dict[st
         raise ValueError("records must not be empty")
     for record in records:
         _check_record(record, by)
-    groups: dict[str, list[Mapping[str, Any]]] = {}
+    groups: dict[str, list[Record]] = {}
     for record in records:
-        groups.setdefault(str(record[by]), []).append(record)
+        groups.setdefault(str(getattr(record, by)), []).append(record)
     if "overall" in groups:
         raise ValueError('"overall" is reserved and cannot be a group name')
     summary = {name: _group_metrics(groups[name]) for name in sorted(groups)}

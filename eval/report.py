@@ -13,6 +13,7 @@ from eval.chart import render_svg
 from eval.diff import diff_reports
 from eval.errors import EvalError, parse_json, read_input
 from eval.gate import FLOAT_DIGITS, ThresholdResult, gate_passed
+from eval.judge import Record
 from eval.markdown import render_markdown
 
 # The two systems of every report: this project's assistant and the textbook LangChain pipeline
@@ -21,18 +22,18 @@ SYSTEMS = ("assistant", "textbook")
 GATED_K = 3  # a question misses retrieval when its evidence is not in the top GATED_K chunks
 
 
-def miss_reasons(record: Mapping[str, Any]) -> list[str]:
+def miss_reasons(record: Record) -> list[str]:
     """Why a per-question record counts against a gated metric; empty when it does not."""
-    if not record["answerable"]:
-        return [] if record["refused"] else ["not refused"]
+    if not record.answerable:
+        return [] if record.refused else ["not refused"]
     reasons = []
-    if record["refused"]:
+    if record.refused:
         reasons.append("false refusal")
-    elif record["correct"] is not True:
+    elif record.correct is not True:
         reasons.append("expected facts missing")
-    if not record["refused"] and record["citation_ok"] is False:
+    if not record.refused and record.citation_ok is False:
         reasons.append("unsupported citation")
-    rank = record["rank"]
+    rank = record.rank
     if rank is None or rank > GATED_K:
         shown = "not retrieved" if rank is None else f"rank {rank}"
         reasons.append(f"evidence not in top {GATED_K} ({shown})")
@@ -42,25 +43,25 @@ def miss_reasons(record: Mapping[str, Any]) -> list[str]:
 CURVE_GRID = [round(0.05 * i, 2) for i in range(1, 20)]  # 0.05 .. 0.95
 
 
-def _decided(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def _decided(records: Sequence[Record]) -> list[Record]:
     """The records the learned decision decided (they carry its confidence)."""
-    return [r for r in records if "confidence" in (r.get("signals") or {})]
+    return [r for r in records if "confidence" in r.signals]
 
 
-def refusal_curve(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def refusal_curve(records: Sequence[Record]) -> list[dict[str, Any]]:
     """Refusals against false refusals for each answer threshold of the grid.
 
     Over the questions the learned decision decided: at threshold t a question is refused when
     a veto refuses it (signals["veto"]) or its confidence is below t. Empty when none was.
     """
     scored = _decided(records)
-    negatives = [r for r in scored if not r["answerable"]]
-    answerable = [r for r in scored if r["answerable"]]
+    negatives = [r for r in scored if not r.answerable]
+    answerable = [r for r in scored if r.answerable]
     if not scored:
         return []
 
-    def refused(r: Mapping[str, Any], t: float) -> bool:
-        return bool(r["signals"].get("veto")) or r["signals"]["confidence"] < t
+    def refused(r: Record, t: float) -> bool:
+        return bool(r.signals.get("veto")) or r.signals["confidence"] < t
 
     return [
         {
@@ -78,36 +79,38 @@ def refusal_curve(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def reliability(records: Sequence[Mapping[str, Any]], bins: int = 5) -> list[dict[str, Any]]:
+def reliability(records: Sequence[Record], bins: int = 5) -> list[dict[str, Any]]:
     """Predicted against observed over the answered questions: per bin of the decision's
     confidence, its mean and the share answered right (an answered negative is wrong)."""
-    answered = [r for r in _decided(records) if not r["refused"]]
+    answered = [r for r in _decided(records) if not r.refused]
     out = []
     for b in range(bins):
         low, high = b / bins, (b + 1) / bins
         inside = [
             r for r in answered
-            if low <= (c := r["signals"]["confidence"]) < high or (high == 1 and c == 1)
+            if low <= (c := r.signals["confidence"]) < high or (high == 1 and c == 1)
         ]  # fmt: skip
         if inside:
             out.append({
                 "bin": f"{low:.1f}-{high:.1f}", "n": len(inside),
-                "predicted": sum(r["signals"]["confidence"] for r in inside) / len(inside),
-                "observed": sum(bool(r["answerable"] and r["correct"]) for r in inside)
+                "predicted": sum(r.signals["confidence"] for r in inside) / len(inside),
+                "observed": sum(bool(r.answerable and r.correct) for r in inside)
                 / len(inside),
             })  # fmt: skip
     return out
 
 
-def closest_refused(records: Sequence[Mapping[str, Any]], most: int = 30) -> list[dict[str, Any]]:
+def closest_refused(records: Sequence[Record], most: int = 30) -> list[dict[str, Any]]:
     """The refusals, each with the closest passages the user is shown beside it (first two)."""
     return [
         {
-            "id": r["id"], "question": r["question"], "answerable": r["answerable"],
-            "closest": [c["text"][:120] for c in r["contexts"][:2]],
+            "id": r.id,
+            "question": r.question,
+            "answerable": r.answerable,
+            "closest": [c["text"][:120] for c in r.contexts[:2]],
         }  # fmt: skip
         for r in records
-        if r["refused"]
+        if r.refused
     ][:most]
 
 
@@ -143,7 +146,7 @@ def build_report(
     dataset: Mapping[str, Any],
     system: Mapping[str, Any],
     summaries: Mapping[str, Mapping[str, Any]],
-    records: Mapping[str, Sequence[Mapping[str, Any]]],
+    records: Mapping[str, Sequence[Record]],
     gate: Sequence[ThresholdResult],
     timing: Mapping[str, float],
     targets: Sequence[ThresholdResult] = (),
@@ -161,7 +164,7 @@ def build_report(
         "gate": {"passed": gate_passed(gate), "thresholds": [r.to_json() for r in gate]},
         "summary": {name: dict(summaries[name]) for name in _systems(summaries)},
         "records": {
-            name: [dict(r, misses=miss_reasons(r)) for r in records[name]]
+            name: [{**r.to_json(), "misses": miss_reasons(r)} for r in records[name]]
             for name in _systems(records)
         },
         "timing": dict(timing),

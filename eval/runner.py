@@ -18,7 +18,7 @@ from eval import open_book
 from eval.dataset import DEFAULT_DATASET, EVAL_DIR, load_dataset
 from eval.errors import EvalError
 from eval.gate import Limits, check_thresholds, load_limits
-from eval.judge import make_record
+from eval.judge import Record, make_record
 from eval.metrics import summarize
 from eval.render import (
     render_diff,
@@ -64,7 +64,7 @@ class ReaderSystem:
         raise EvalError(f"the reader gave no answer to {question!r}")
 
 
-def run_eval(system: System, rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def run_eval(system: System, rows: Sequence[Mapping[str, Any]]) -> list[Record]:
     """Ask every question (follow-ups with their earlier questions) and judge the answers."""
     records = []
     for row in rows:
@@ -243,7 +243,7 @@ def run_suite(
 def _report(
     app: App,
     dataset: Mapping[str, Any],
-    records: dict[str, list[dict[str, Any]]],
+    records: dict[str, list[Record]],
     limits: Limits,
     *,
     timing: dict[str, float],

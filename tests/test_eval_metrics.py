@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from eval.judge import citation_supported, evidence_rank
+from eval.judge import Record, citation_supported, evidence_rank
 from eval.metrics import (
     hit_at_k,
     mrr,
@@ -114,16 +115,11 @@ def record(
     rank: int | None,
     citation_ok: bool | None,
     latency_ms: float,
-) -> dict[str, Any]:
-    return {
-        "type": type_,
-        "answerable": answerable,
-        "refused": refused,
-        "correct": correct,
-        "rank": rank,
-        "citation_ok": citation_ok,
-        "latency_ms": latency_ms,
-    }
+) -> Record:
+    return Record(
+        id="q", type=type_, answerable=answerable, refused=refused, correct=correct, rank=rank,
+        citation_ok=citation_ok, latency_ms=latency_ms,
+    )  # fmt: skip
 
 
 RECORDS = [
@@ -182,9 +178,9 @@ def test_short_answer_metrics() -> None:
     """Short accuracy is over answerable questions (a refusal counts as wrong); the median
     length over the short answers given."""
     rows = [
-        {**RECORDS[0], "short_answer": "1900余家", "short_correct": True},
-        {**RECORDS[1], "short_answer": "中电光谷招商落户", "short_correct": False},
-        {**RECORDS[2], "refused": True, "short_answer": "", "short_correct": False},
+        replace(RECORDS[0], short_answer="1900余家", short_correct=True),
+        replace(RECORDS[1], short_answer="中电光谷招商落户", short_correct=False),
+        replace(RECORDS[2], refused=True, short_answer="", short_correct=False),
     ]
     m = summarize(rows)["overall"]
     assert m["short_accuracy"] == pytest.approx(1 / 3)
@@ -203,7 +199,7 @@ def test_summarize_overall() -> None:
 
 
 def test_summarize_by_another_key() -> None:
-    records = [dict(r, lang="zh") for r in RECORDS[:2]] + [dict(RECORDS[3], lang="en")]
+    records = [replace(r, lang="zh") for r in RECORDS[:2]] + [replace(RECORDS[3], lang="en")]
     summary = summarize(records, by="lang")
     assert list(summary) == ["en", "zh", "overall"]
     assert summary["zh"]["hit@3"] == 0.5
@@ -214,17 +210,17 @@ def test_summarize_rejects_bad_records() -> None:
     with pytest.raises(ValueError):
         summarize([])
     with pytest.raises(ValueError):
-        summarize([{"type": "fact", "answerable": True}])
+        summarize(RECORDS, by="colour")
     with pytest.raises(ValueError):
-        summarize([dict(RECORDS[0], type="overall")])
+        summarize([replace(RECORDS[0], type="overall")])
     with pytest.raises(ValueError):
-        summarize([dict(RECORDS[0], latency_ms=-1.0)])
+        summarize([replace(RECORDS[0], latency_ms=-1.0)])
 
 
 def test_short_answer_precision_counts_only_the_shown_ones() -> None:
-    def rec(answerable: bool, refused: bool, short: str, right: bool | None) -> dict[str, Any]:
-        return {**record("t", answerable, refused, right, 1 if answerable else None, None, 1.0),
-                "short_answer": short, "short_correct": right}  # fmt: skip
+    def rec(answerable: bool, refused: bool, short: str, right: bool | None) -> Record:
+        made = record("t", answerable, refused, right, 1 if answerable else None, None, 1.0)
+        return replace(made, short_answer=short, short_correct=right)
 
     records = [
         rec(True, False, "6个", True),  # shown, right
@@ -256,8 +252,8 @@ def test_figure_faithfulness_counts_figures_by_value_against_their_quotes():
     both = Answer("q", "资产近700亿元，招商1900余家。[1][2]", False, cites)
     assert figure_support(both) == (2, 2)  # each figure from either passage it cites, once
     records = [
-        {"type": "fact", "answerable": True, "refused": False, "correct": True, "rank": 1,
-         "citation_ok": True, "latency_ms": 1.0, "figures_stated": s, "figures_supported": h}
+        replace(record("fact", True, False, True, 1, True, 1.0), figures_stated=s,
+                figures_supported=h)
         for s, h in (figure_support(wrong), figure_support(right))
     ]  # fmt: skip
     assert summarize(records)["overall"]["figure_faithfulness"] == 2 / 3

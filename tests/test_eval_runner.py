@@ -25,7 +25,7 @@ from eval.gate import (
     load_targets,
     load_thresholds,
 )
-from eval.judge import carrying_sentences, make_record
+from eval.judge import Record, carrying_sentences, make_record
 from eval.markdown import render_markdown
 from eval.metrics import summarize
 from eval.render import TEXTBOOK_NOTE, render_diff, render_gate, render_table, render_targets
@@ -66,16 +66,16 @@ def cite(n: int, chunk_id: str, quote: str) -> Citation:
     return Citation(n, chunk_id, "doc.txt", quote)
 
 
-def record(rid: str, rtype: str, **values: Any) -> dict[str, Any]:
-    """A hand-made record in the runner's shape."""
+def record(rid: str, rtype: str, **values: Any) -> Record:
+    """A hand-made record."""
     base: dict[str, Any] = {
-        "id": rid, "type": rtype, "lang": "zh", "question": f"question {rid}", "history": [],
-        "standalone": f"question {rid}", "facts": [["x"]], "evidence": "x", "answerable": True,
-        "refused": False, "answer": "x[1]", "fact_verdicts": ["match"], "correct": True, "rank": 1,
-        "citation_ok": True, "citations": [], "contexts": [], "latency_ms": 10.0,
+        "id": rid, "type": rtype, "lang": "zh", "question": f"question {rid}",
+        "standalone": f"question {rid}", "facts": (("x",),), "evidence": "x", "answerable": True,
+        "refused": False, "answer": "x[1]", "fact_verdicts": ("match",), "correct": True, "rank": 1,
+        "citation_ok": True, "latency_ms": 10.0,
     }  # fmt: skip
     base.update(values)
-    return base
+    return Record(**base)
 
 
 # --- judging one answer ------------------------------------------------------------------------
@@ -99,98 +99,98 @@ def test_strip_markers_removes_citation_digits() -> None:
 
 def test_record_of_a_correct_cited_answer() -> None:
     rec = make_record(ROW_NUMBER, answer(CHUNK_A + "[1]", [cite(1, "a", CHUNK_A)]))
-    assert rec["correct"] is True
-    assert rec["fact_verdicts"] == ["match"]
-    assert rec["rank"] == 1
-    assert rec["citation_ok"] is True
-    assert rec["citations"] == [{"n": 1, "chunk_id": "a", "quote": CHUNK_A, "supported": True}]
-    assert rec["contexts"] == [{"chunk_id": c.chunk_id, "text": c.text} for c in CONTEXTS]
-    assert rec["latency_ms"] == 12.5
+    assert rec.correct is True
+    assert rec.fact_verdicts == ("match",)
+    assert rec.rank == 1
+    assert rec.citation_ok is True
+    assert list(rec.citations) == [{"n": 1, "chunk_id": "a", "quote": CHUNK_A, "supported": True}]
+    assert list(rec.contexts) == [{"chunk_id": c.chunk_id, "text": c.text} for c in CONTEXTS]
+    assert rec.latency_ms == 12.5
     assert miss_reasons(rec) == []
 
 
 def test_record_judges_the_short_answer() -> None:
     given = answer(CHUNK_A + "[1]", [cite(1, "a", CHUNK_A)])
-    assert make_record(ROW_NUMBER, given)["short_correct"] is False  # none given
+    assert make_record(ROW_NUMBER, given).short_correct is False  # none given
     given = replace(given, short_answer="1900余家")
-    assert make_record(ROW_NUMBER, given)["short_correct"] is True
-    assert make_record(ROW_NUMBER, replace(given, refused=True))["short_correct"] is False
+    assert make_record(ROW_NUMBER, given).short_correct is True
+    assert make_record(ROW_NUMBER, replace(given, refused=True)).short_correct is False
     given = replace(given, short_answer="600余家")  # the other figure of the sentence
-    assert make_record(ROW_NUMBER, given)["short_correct"] is False
-    assert make_record(ROW_MULTI, given)["short_correct"] is False
-    assert make_record(ROW_NEGATIVE, given)["short_correct"] is None
+    assert make_record(ROW_NUMBER, given).short_correct is False
+    assert make_record(ROW_MULTI, given).short_correct is False
+    assert make_record(ROW_NEGATIVE, given).short_correct is None
 
 
 def test_citation_to_a_chunk_without_the_evidence_is_unsupported() -> None:
     rec = make_record(ROW_NUMBER, answer("市场主体1900余家[1]", [cite(1, "c", CHUNK_C)]))
-    assert rec["correct"] is True
-    assert rec["citation_ok"] is False
+    assert rec.correct is True
+    assert rec.citation_ok is False
     assert miss_reasons(rec) == ["unsupported citation"]
 
 
 def test_citation_whose_quote_is_not_in_the_chunk_is_unsupported() -> None:
     quote = "各类市场主体1900余家，投资超千万元的700余家。"
     rec = make_record(ROW_NUMBER, answer(quote + "[1]", [cite(1, "a", quote)]))
-    assert rec["citation_ok"] is False
+    assert rec.citation_ok is False
 
 
 def test_citation_with_a_number_missing_from_the_chunk_is_unsupported() -> None:
     rec = make_record(
         ROW_NUMBER, answer("市场主体1900余家，其中700家投资超千万[1]", [cite(1, "a", CHUNK_A)])
     )
-    assert rec["citation_ok"] is False
+    assert rec.citation_ok is False
 
 
 def test_citation_to_a_chunk_that_is_not_retrieved_is_unsupported() -> None:
     rec = make_record(ROW_NUMBER, answer(CHUNK_A + "[1]", [cite(1, "zzz", CHUNK_A)]))
-    assert rec["citation_ok"] is False
+    assert rec.citation_ok is False
 
 
 def test_each_part_of_a_multi_part_answer_may_cite_its_own_chunk() -> None:
     text = CHUNK_A + "[1]" + CHUNK_B + "[2]"
     rec = make_record(ROW_MULTI, answer(text, [cite(1, "a", CHUNK_A), cite(2, "b", CHUNK_B)]))
-    assert rec["correct"] is True
-    assert rec["rank"] == 2
-    assert [c["supported"] for c in rec["citations"]] == [True, True]
-    assert rec["citation_ok"] is True
+    assert rec.correct is True
+    assert rec.rank == 2
+    assert [c["supported"] for c in rec.citations] == [True, True]
+    assert rec.citation_ok is True
     # A sentence that states none of the facts, cited to a chunk without the evidence, is not.
     text = CHUNK_A + "[1]" + CHUNK_C + "[2]"
     rec = make_record(ROW_MULTI, answer(text, [cite(1, "a", CHUNK_A), cite(2, "c", CHUNK_C)]))
-    assert [c["supported"] for c in rec["citations"]] == [True, False]
-    assert rec["correct"] is False
-    assert rec["fact_verdicts"] == ["match", "missing"]
+    assert [c["supported"] for c in rec.citations] == [True, False]
+    assert rec.correct is False
+    assert rec.fact_verdicts == ("match", "missing")
 
 
 def test_answer_without_markers_is_judged_by_the_quote() -> None:
     # The textbook pipeline's shape: the chunk is the answer and its own citation.
     rec = make_record(ROW_NUMBER, answer(CHUNK_A, [cite(1, "a", CHUNK_A)]))
-    assert (rec["correct"], rec["citation_ok"]) == (True, True)
+    assert (rec.correct, rec.citation_ok) == (True, True)
 
 
 def test_answered_question_without_citations_is_unsupported() -> None:
     rec = make_record(ROW_NUMBER, answer("1900家"))
-    assert (rec["correct"], rec["citation_ok"]) == (True, False)
+    assert (rec.correct, rec.citation_ok) == (True, False)
 
 
 def test_citation_marker_digits_are_not_taken_as_facts() -> None:
     row = dict(ROW_NUMBER, facts=[["1个"]])
     rec = make_record(row, answer("一共有[1]", [cite(1, "a", CHUNK_A)]))
-    assert rec["fact_verdicts"] == ["missing"]
-    assert rec["correct"] is False
+    assert rec.fact_verdicts == ("missing",)
+    assert rec.correct is False
 
 
 def test_refused_answerable_question() -> None:
     rec = make_record(ROW_NUMBER, answer("知识库中没有找到相关信息。", refused=True))
-    assert (rec["correct"], rec["citation_ok"], rec["refused"]) == (False, None, True)
+    assert (rec.correct, rec.citation_ok, rec.refused) == (False, None, True)
     assert miss_reasons(rec) == ["false refusal"]
 
 
 def test_negative_question_records() -> None:
     refused = make_record(ROW_NEGATIVE, answer("知识库中没有找到相关信息。", refused=True))
-    assert (refused["correct"], refused["rank"], refused["citation_ok"]) == (None, None, None)
+    assert (refused.correct, refused.rank, refused.citation_ok) == (None, None, None)
     assert miss_reasons(refused) == []
     answered = make_record(ROW_NEGATIVE, answer(CHUNK_A + "[1]", [cite(1, "a", CHUNK_A)]))
-    assert answered["citation_ok"] is None
+    assert answered.citation_ok is None
     assert miss_reasons(answered) == ["not refused"]
 
 
@@ -206,8 +206,8 @@ def test_run_eval_passes_earlier_questions_of_a_follow_up() -> None:
                   facts=[["600"]], history=[{"question": "有多少家？", "answer": "1900余家"}])  # fmt: skip
     records = run_eval(Stub(), [ROW_NUMBER, follow])
     assert asked == [(ROW_NUMBER["question"], []), ("那投资超千万元的呢？", ["有多少家？"])]
-    assert [r["history"] for r in records] == [[], ["有多少家？"]]
-    assert [r["correct"] for r in records] == [True, True]
+    assert [r.history for r in records] == [(), ("有多少家？",)]
+    assert [r.correct for r in records] == [True, True]
 
 
 def test_miss_reasons_for_retrieval() -> None:
@@ -349,7 +349,7 @@ def test_strip_timings_removes_only_timing_keys() -> None:
     assert "latency_p50" not in stripped["summary"]["assistant"]["overall"]
     assert "latency_ms" not in stripped["records"]["assistant"][0]
     assert stripped["summary"]["assistant"]["overall"]["hit@3"] == 0.6667
-    other = make_report([dict(r, latency_ms=r["latency_ms"] * 7) for r in sample_records()])
+    other = make_report([replace(r, latency_ms=r.latency_ms * 7) for r in sample_records()])
     assert other != report and strip_timings(other) == stripped
 
 
@@ -406,7 +406,7 @@ def test_targets_are_reported_and_never_decide_the_gate() -> None:
 
 
 def test_targets_all_met_and_not_applicable() -> None:
-    records = [r for r in sample_records() if r["type"] != "negative"]
+    records = [r for r in sample_records() if r.type != "negative"]
     targets = [Threshold("citation_support", "min", 0.9), Threshold("negative_rejection", "min", 1)]
     report = make_report(records, targets=targets)
     assert report["targets"]["all_met"] is True
@@ -454,7 +454,7 @@ def test_diff_against_an_earlier_report() -> None:
 def test_diff_metric_changes_in_both_directions() -> None:
     before = make_report(sample_records())
     worse = sample_records()
-    worse[3] = dict(worse[3], refused=False)
+    worse[3] = replace(worse[3], refused=False)
     after = diff_reports(before, make_report(worse))
     overall = {m["metric"]: m["change"] for m in after["metrics"] if m["group"] == "overall"}
     assert overall["negative_rejection"] == "worse"
@@ -465,7 +465,7 @@ def test_diff_metric_changes_in_both_directions() -> None:
 def test_markdown_lists_every_miss_with_truncated_chunks() -> None:
     long_chunk = "甲" * 250
     records = sample_records()
-    records[1] = dict(
+    records[1] = replace(
         records[1],
         contexts=[{"chunk_id": "c1", "text": long_chunk}],
         citations=[{"n": 1, "chunk_id": "c1", "quote": "x", "supported": True}],

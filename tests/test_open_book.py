@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from eval import open_book
 from eval.errors import EvalError
+from eval.judge import Record
 from eval.report import CURVE_GRID, refusal_curve, reliability
 
 LINES = [
@@ -81,9 +83,10 @@ def test_bad_open_book_files_are_one_line(tmp_path: Path, content: str, message:
         open_book.split(open_book.load_passages(write(path, LINES)), 3, 1)
 
 
-def record(answerable: bool, confidence: float | None, veto: str = "") -> dict:
+def record(answerable: bool, confidence: float | None, veto: str = "") -> Record:
     signals = {} if confidence is None else {"confidence": confidence, "veto": veto}
-    return {"answerable": answerable, "signals": signals, "refused": False, "correct": True}
+    return Record(id="q", type="t", answerable=answerable, refused=False, latency_ms=1.0,
+                  correct=True, signals=signals)  # fmt: skip
 
 
 def test_refusal_curve_counts_vetoes_and_the_threshold():
@@ -107,7 +110,7 @@ def test_refusal_curve_counts_vetoes_and_the_threshold():
 
 def test_reliability_bins_answered_questions_by_confidence():
     records = [record(True, 0.9), record(False, 0.85), record(True, 0.3), record(True, None)]
-    records[2]["correct"] = False
+    records[2] = replace(records[2], correct=False)
     assert reliability(records) == [
         {"bin": "0.2-0.4", "n": 1, "predicted": 0.3, "observed": 0.0},
         {"bin": "0.8-1.0", "n": 2, "predicted": pytest.approx(0.875), "observed": 0.5},
