@@ -119,7 +119,11 @@ def rows(pool: Sequence[Passage], left_out: Sequence[Passage]) -> list[dict[str,
 
 
 def _row(
-    qa: dict[str, Any], passage: Passage, kind: str, facts: list[list[str]], evidence: str,
+    qa: dict[str, Any],
+    passage: Passage,
+    kind: str,
+    facts: list[list[str]],
+    evidence: str,
     source: str,
 ) -> dict[str, Any]:
     question = str(qa["question"]).strip()

@@ -83,7 +83,9 @@ def docx_paragraphs(path: Path, paragraphs: int, text: str = "") -> None:
     """A .docx of `paragraphs` paragraphs, each holding `text` (a few KB zipped)."""
     run = f"<w:r><w:t>{text}</w:t></w:r>".encode() if text else b""
     body = b"<w:p>" + run + b"</w:p>"
-    docx_with_body(path, b"<w:document %s><w:body>%s</w:body></w:document>" % (_W, body * paragraphs))
+    docx_with_body(
+        path, b"<w:document %s><w:body>%s</w:body></w:document>" % (_W, body * paragraphs)
+    )
 
 
 def docx_bomb(path: Path, expanded_mb: int) -> None:
@@ -112,7 +114,8 @@ YAML_BOMB = (
     "---\n"
     + 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
     + "".join(
-        f"{c}: &{c} [{','.join(['*' + p] * 10)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+        f"{c}: &{c} [{','.join(['*' + p] * 10)}]\n"
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)
     )
     + "---\n　　正文。\n"
 )

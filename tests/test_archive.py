@@ -34,7 +34,10 @@ def test_a_dateline_is_a_short_line_at_the_top_or_foot_not_an_event_in_the_body(
 
 
 def test_the_profile_is_trusted_before_metadata_and_the_text():
-    assert publication_date({"published": "2021-09"}, {"date": "2020"}, "") == ("2021-09", "profile")
+    assert publication_date({"published": "2021-09"}, {"date": "2020"}, "") == (
+        "2021-09",
+        "profile",
+    )
     assert publication_date({}, {"published": "2020-01-02"}, "") == ("2020-01-02", "metadata")
     assert publication_date({}, {}, "2021年10月8日\n正文") == ("2021-10-08", "text")
     assert publication_date({}, {}, "正文。") == ("", "")
@@ -43,7 +46,9 @@ def test_the_profile_is_trusted_before_metadata_and_the_text():
 def test_relative_dates_are_read_against_the_article():
     found = relative_dates("去年9月份以来，今年3月签约，今年以来引进", "2021-09")
     assert [(r.text, r.chinese) for r in found] == [
-        ("去年9月份", "2020年9月"), ("今年3月", "2021年3月"), ("今年", "2021年")
+        ("去年9月份", "2020年9月"),
+        ("今年3月", "2021年3月"),
+        ("今年", "2021年"),
     ]
     assert relative_dates("今年3月", "") == []  # an undated article: nothing is guessed
     assert resolve_short("今年3月", "2021-09", "zh") == "2021年3月（今年3月）"

@@ -106,7 +106,10 @@ def ask(page: Any, question: str) -> Any:
 
 def test_question_gets_an_answer_with_a_citation_card(page: Any, served: dict, tmp_path: Path):
     page.goto(served["admin"])
-    assert page.locator(".zone-header h2").inner_text() == "海港新区简报问答 · Harbour district assistant"
+    assert (
+        page.locator(".zone-header h2").inner_text()
+        == "海港新区简报问答 · Harbour district assistant"
+    )
     about = page.locator(".zone-about .zone-model")
     assert not about.is_visible()  # folded at the foot of the page
     assert about.text_content() == "answerer: extractive; embedding model: multilingual-e5-small"
@@ -258,7 +261,11 @@ def test_admin_tab_refuses_a_wrong_password_then_uploads(page: Any, served: dict
     page.wait_for_function(
         "() => document.querySelector('#admin-log textarea').value.includes('蓝湾_新区.txt')"
     )
-    assert page.locator("#admin-log textarea").input_value().startswith("已添加 · added: 蓝湾_新区.txt (")
+    assert (
+        page.locator("#admin-log textarea")
+        .input_value()
+        .startswith("已添加 · added: 蓝湾_新区.txt (")
+    )
     page.wait_for_function(
         "() => document.querySelector('#admin-table').innerText.includes('蓝湾_新区.txt')"
     )
@@ -365,9 +372,7 @@ def test_no_action_icons_under_a_streaming_or_error_answer(page: Any, served: di
     icons = page.locator("#chat .bot-row + .message-buttons").last
     assert icons.is_visible()
     for state in ("streaming", "error"):
-        page.evaluate(
-            "s => document.querySelector('#chat .zone-answer').classList.add(s)", state
-        )
+        page.evaluate("s => document.querySelector('#chat .zone-answer').classList.add(s)", state)
         assert not icons.is_visible(), state
         page.evaluate(
             "s => document.querySelector('#chat .zone-answer').classList.remove(s)", state

@@ -77,7 +77,9 @@ def test_ask_k_option_and_refusal(article_settings):
 
 @pytest.mark.integration
 def test_plain_ask_prints_answer_then_references(article_settings):
-    code, out, _ = invoke(["ask", "青岛开发区投资控股集团下设几个子公司？"], env_for(article_settings))
+    code, out, _ = invoke(
+        ["ask", "青岛开发区投资控股集团下设几个子公司？"], env_for(article_settings)
+    )
     assert code == 0
     short, first, second = out.split("\n")[:3]
     assert short == "6个"  # the asked fact comes first, when the decision is confident of it
@@ -202,13 +204,17 @@ def test_brief_writes_markdown_with_endnotes(article_settings, tmp_path: Path):
     assert "近700亿元" in sections[2] and sections[2].rstrip().endswith("[2]")
     assert "资料中未找到答案 · Not found in the sources." in sections[3]
     notes = sections[4].strip().split("\n")[2:4]
-    assert notes[0].startswith("1. **再领改革之先，勇立开放潮头** (000\\_a43dbe5c9c0e2b82.txt, 2021-09, 第")
+    assert notes[0].startswith(
+        "1. **再领改革之先，勇立开放潮头** (000\\_a43dbe5c9c0e2b82.txt, 2021-09, 第"
+    )
     assert "1900余家" in notes[0] and "近700亿元" in notes[1]
     assert "not found in the sources: 3" in text.split("\n## ")[0]  # the overview names it
 
     word = tmp_path / "briefing.docx"
     code, _, stderr = invoke(["brief", str(questions), "-o", str(word)], env_for(article_settings))
-    assert code == 0 and stderr.endswith(f"wrote {word}: 4 questions, 1 without an answer in the sources\n")
+    assert code == 0 and stderr.endswith(
+        f"wrote {word}: 4 questions, 1 without an answer in the sources\n"
+    )
     from docx import Document
 
     headings = [p.text for p in Document(str(word)).paragraphs if p.style.name == "Heading 2"]

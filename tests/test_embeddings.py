@@ -92,9 +92,7 @@ def test_sentences_are_chosen_by_meaning_only_with_a_decision_trained_for_the_mo
     lexically), or no sentence vectors, chooses sentences lexically and decides by the rules."""
     from tests.conftest import make_app
 
-    app = make_app(
-        tmp_path / "data", mini_corpus, embedding_model=model, sentence_vectors=vectors
-    )
+    app = make_app(tmp_path / "data", mini_corpus, embedding_model=model, sentence_vectors=vectors)
     assert app.ingest().exit_code == 0
     answerer = app.assistant.answerer
     assert answerer.similarity is None and answerer.decider.name == decider

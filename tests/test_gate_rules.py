@@ -79,8 +79,7 @@ def test_the_client_is_the_entry_our_proxy_appended_not_the_first(clock: Clock):
     keeper = gate(trust_forwarded_for=True)
     mine = page(keeper)
     codes = [
-        login(keeper, "guess", forwarded=f"10.9.{i}.1, 203.0.113.5", page=mine)
-        for i in range(50)
+        login(keeper, "guess", forwarded=f"10.9.{i}.1, 203.0.113.5", page=mine) for i in range(50)
     ]
     assert codes.count(401) == 1 and codes.count(429) == 49
 

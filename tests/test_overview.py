@@ -85,7 +85,9 @@ def test_the_zone_article_overview_names_its_three_mechanisms(article_assistant,
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("question", ["总结一下火星殖民计划", "Summarize the Mars colonization plan"])
+@pytest.mark.parametrize(
+    "question", ["总结一下火星殖民计划", "Summarize the Mars colonization plan"]
+)
 def test_an_overview_of_what_no_article_holds_is_refused(article_assistant, question):
     answer = article_assistant.ask(question)
     assert answer.refused

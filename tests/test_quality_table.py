@@ -18,8 +18,17 @@ def _report(path: Path, summary: dict) -> None:
 
 
 def _group(n: int, **values: float | None) -> dict:
-    keys = ("fact_accuracy", "grounded_accuracy", "citation_support", "negative_rejection",
-            "false_refusal", "hit@3", "short_shown", "short_precision", "figure_faithfulness")
+    keys = (
+        "fact_accuracy",
+        "grounded_accuracy",
+        "citation_support",
+        "negative_rejection",
+        "false_refusal",
+        "hit@3",
+        "short_shown",
+        "short_precision",
+        "figure_faithfulness",
+    )
     return {"n": n, **dict.fromkeys(keys), **values}  # fmt: skip
 
 

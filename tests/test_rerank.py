@@ -26,7 +26,9 @@ class ScoreByLength:
 
 
 def test_reranker_reorders_candidates_and_keeps_k():
-    contexts = [Context(str(i), "a.txt", "x" * n, 1.0 / (i + 1)) for i, n in enumerate([3, 9, 5, 9])]
+    contexts = [
+        Context(str(i), "a.txt", "x" * n, 1.0 / (i + 1)) for i, n in enumerate([3, 9, 5, 9])
+    ]
     base = Fixed(contexts)
     reranker = RerankingSearch(base, ScoreByLength(), k=3, candidates=4)
     got = reranker.search(QueryPart("q", "q"))

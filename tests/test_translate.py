@@ -45,7 +45,9 @@ def test_the_lookup_follows_the_corpus_vocabulary():
     assert translator.to_chinese("trees and roads") == "树木 道路"
 
 
-@pytest.mark.parametrize("damage", [b"", b"\x00garbage", b"i*\x00\x00\x00"], ids=["empty", "junk", "int"])
+@pytest.mark.parametrize(
+    "damage", [b"", b"\x00garbage", b"i*\x00\x00\x00"], ids=["empty", "junk", "int"]
+)
 def test_a_damaged_dictionary_cache_is_rebuilt(tmp_path, damage: bytes):
     """A cache that fails to load, or loads as another value (marshal of 42), is rebuilt."""
     from assistant.answering.translate import cedict_entries

@@ -375,7 +375,9 @@ def test_with_password_the_admin_events_are_private(mini):
     assert list(demo.get_api_info()["named_endpoints"]) == ["/ask"]
     # The gatekeeper's roles, as declared with each event: the admin's actions need the login.
     web = create_app(variant(mini, admin_password=SecretStr(PASSWORD)))
-    roles = {web.demo.fns[i].fn.__name__: r for i, r in web.gate.roles.items() if web.demo.fns[i].fn}
+    roles = {
+        web.demo.fns[i].fn.__name__: r for i, r in web.gate.roles.items() if web.demo.fns[i].fn
+    }
     assert {roles[n] for n in names} == {"admin"} and roles["ask"] == "ask"
     assert roles["respond"] == "chat" and set(web.gate.roles) == set(web.demo.fns)
 
@@ -386,7 +388,9 @@ def test_read_closer_is_offered_only_where_a_reader_is_configured(mini):
 
     def closer_button(app):
         demo = create_app(app).demo
-        (button,) = [b for b in demo.blocks.values() if getattr(b, "elem_id", "") == "read-closer-button"]
+        (button,) = [
+            b for b in demo.blocks.values() if getattr(b, "elem_id", "") == "read-closer-button"
+        ]
         return button.visible
 
     assert closer_button(mini) is False
@@ -474,7 +478,8 @@ def test_upload_rejects_bad_files_and_the_assistant_sees_the_new_one(admin_setup
     assert lines[1] == "未接受 · rejected: empty.txt: file is empty"
     assert lines[2] == "未接受 · rejected: big.txt: file is 1.2 MB, over the 1 MB limit"
     assert (
-        lines[3] == "未接受 · rejected: copy.txt: same content as harbor.txt, already in the knowledge base"
+        lines[3]
+        == "未接受 · rejected: copy.txt: same content as harbor.txt, already in the knowledge base"
     )
     assert lines[4].startswith("未接受 · rejected: broken.pdf: ")
     assert re.fullmatch(r"已添加 · added: 灯塔_简报\.md \((\d+) chunks\)", lines[5])
