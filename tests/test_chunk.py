@@ -26,8 +26,7 @@ def test_never_split_inside_quoted_names_or_numbers():
     assert _sentences(text) == [
         "制定了“18条意见。补充”作为试点。",
         "增长3.5%。",
-        "Mr.",
-        "Smith came.",
+        "Mr. Smith came.",  # a title's period ends no sentence
     ]
 
 

@@ -39,6 +39,16 @@ def test_sentences_keep_quotes_and_decimals_whole():
     assert split_sentences("  ") == []
 
 
+def test_an_initial_or_a_title_ends_no_sentence():
+    """CMRC's 亚太基金会 passage: the quote and the short answer ended at "John H."."""
+    text = "主席为约翰·麦克阿瑟（John H. McArthur）教授。Dr. Smith left the USA. 编号 No. 2。"
+    assert sentences(text) == [
+        "主席为约翰·麦克阿瑟（John H. McArthur）教授。",
+        "Dr. Smith left the USA.",
+        "编号 No. 2。",
+    ]
+
+
 # --- tokens --------------------------------------------------------------------------------------
 
 

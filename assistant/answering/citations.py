@@ -23,20 +23,15 @@ from ingest.text.quantities import (
     number_words,
     same_amount,
 )
-from ingest.text.sentences import split_sentences
+from ingest.text.sentences import NOT_ABBREVIATED, split_sentences
 from ingest.text.tokens import ascii_words, bigrams, tokenize
 from ingest.text.width import collapse, fold, has_cjk, language, squash
 
 _QUOTED = re.compile(r"[“「《\"]([^”」》\"]{2,40})[”」》\"]")
-# A period after a capital letter or a short title ("Nanning No. 2", "F.C.", "Dr.") ends no
-# English sentence.
-_NOT_ABBREVIATED = "".join(
-    rf"(?<!\b{a})" for a in ("[A-Z]", "No", "Mr", "Ms", "Dr", "St", "Co", "Jr", "vs")
-)
 _TOKEN = re.compile(
     rf"(?P<marker>{MARKER.pattern})"
     r"|(?P<newline>\s*\n\s*)"
-    r"|(?P<end>(?:[。！？；!?…]|;(?=\s|$|\[)|" + _NOT_ABBREVIATED + r"\.(?=\s|$|\[))+)"
+    r"|(?P<end>(?:[。！？；!?…]|;(?=\s|$|\[)|" + NOT_ABBREVIATED + r"\.(?=\s|$|\[))+)"
     r"|(?P<space>\s+)"
     r"|(?P<open>[“「『])"
     r"|(?P<close>[”」』])"

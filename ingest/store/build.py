@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ingest.text.sentences import SEGMENTATION
+
 SCHEMA_VERSION = 3  # the store's row layout (ingest/store/versions.py)
 
 
@@ -18,6 +20,7 @@ class BuildRecord:
     sentence_vectors: bool = True
     chunk_size: int
     chunk_overlap: int
+    segmentation: int = SEGMENTATION
     schema_version: int = SCHEMA_VERSION
 
     def metadata(self) -> dict[str, Any]:

@@ -118,7 +118,7 @@ def dates(text: str) -> list[tuple[str, int, int, int | None]]:
 _MORE = "超过|超|逾|多于|高于|more than|over|above|exceeding|in excess of"
 _LESS = "将近|接近|近|不到|不足|nearly|almost|close to|under|less than|just under"
 _ABOUT = "约|大约|左右|about|approximately|around|roughly|some"
-_MONEY = r"元|人民币|美元|欧元|港元|yuan|rmb|cny|renminbi|dollars?|usd|euros?"
+_MONEY = r"元|人民币|美元|美金|欧元|港元|yuan|rmb|cny|renminbi|dollars?|usd|euros?"
 AMOUNT = re.compile(
     rf"(?:(?P<pre>{_MORE}|{_LESS}|{_ABOUT})\s*)?(?:(?P<cur>rmb|cny|us\$|\$|¥|￥)\s*)?"
     r"(?P<num>\d+(?:[.,]\d+)*)\s*(?P<approx>余|多|\+)?\s*"
@@ -204,7 +204,7 @@ def english_date(year: int, month: int | None) -> str:
 # --- spans of figures, dates and frequencies (what a short answer quotes) ---------------------
 
 _MEASURES = (
-    "平方公里|平方千米|平方米|平方英里|公里|千米|厘米|毫米|英里|英尺|公顷|公斤|千克|毫克|美元|欧元|港元"
+    "平方公里|平方千米|平方米|平方英里|公里|千米|厘米|毫米|英里|英尺|公顷|公斤|千克|毫克|美元|美金|欧元|港元"
     "|港币|英镑|日元|韩元|新台币|人民币|小时|分钟|秒钟|世纪|周年|个月|人次|公分|公厘|公尺|公升|英寸"
     "|千瓦|毫升|赫兹|吨|克|米|亩|元|个|家|项|条|本|名|人|位|次|年|岁|月|日|天|周|册|部|集|场|届|座"
     "|所|台|辆|架|艘|种|类|倍|%|％|度|级|层|页|首|张|篇|件|枚|分|只|头|尾|株|棵|块|间|户|票|卷|期"

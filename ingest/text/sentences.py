@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import re
 
+# The version of where sentences (and so chunks and sentence vectors) begin and end: an index
+# built under another is re-ingested (it is part of the build record, ingest/store/build.py).
+# 2: a period after an initial or a title ("John H. McArthur") ends no sentence.
+SEGMENTATION = 2
 ENDS = "。！？；…!?"
 _CLOSERS = "”’」』）)\"'"
 _OPENERS = "“「『"
 _QUOTE_CLOSERS = "”」』"
 # An unbalanced opening quote must not swallow the rest of a paragraph.
 _MAX_QUOTED = 120
+# A period after a capital letter or a short title ends no sentence: "（John H. McArthur）" was
+# cut at "H." (the quote and the short answer ended mid-name), as were "No. 2", "F.C.", "Dr.".
+NOT_ABBREVIATED = "".join(
+    rf"(?<!\b{a})" for a in ("[A-Z]", "No", "Mr", "Ms", "Dr", "St", "Co", "Jr", "vs")
+)
+_PERIOD_ENDS = re.compile(NOT_ABBREVIATED + r"\.")
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Return (start, end) spans of the sentences of text.
 
-    A sentence ends at 。！？；… (or . ! ? before whitespace), together with the closing quotes
+    A sentence ends at 。！？；… (or . ! ? before whitespace, a period not after an initial or
+    a title such as "Dr"), together with the closing quotes
     and brackets right after it; a sentence end inside “quotes” does not count, so quoted names
     like “18条意见” and decimal numbers stay whole.
     """
@@ -29,7 +40,11 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
             depth += 1
         elif ch in _QUOTE_CLOSERS and depth:
             depth -= 1
-        is_end = ch in ENDS or (ch == "." and (i + 1 == n or text[i + 1].isspace()))
+        is_end = ch in ENDS or (
+            ch == "."
+            and (i + 1 == n or text[i + 1].isspace())
+            and _PERIOD_ENDS.match(text, i) is not None
+        )
         if is_end and (depth == 0 or i - quote_start > _MAX_QUOTED or _closes_quote(text, i)):
             j = i + 1
             while j < n and (text[j] in ENDS or text[j] in _CLOSERS):
