@@ -34,8 +34,11 @@ browser:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	  else echo "browser test needs: sudo apt-get install chromium fonts-noto-cjk"; fi; }
 
+# Tests in TEST_WORKERS processes (pytest-xdist; 0 runs them in this one): every test has its own
+# temp folders and ports, and the session fixtures are built once per worker.
+TEST_WORKERS ?= 2
 test: setup browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 lint: setup
 	$(BIN)/ruff check assistant ingest eval tests
