@@ -65,7 +65,8 @@ def test_the_index_records_which_package_computed_the_vectors() -> None:
 
 @pytest.mark.integration
 def test_answering_with_the_default_model_imports_no_torch(article_settings) -> None:
-    """A whole question, with the default model, never imports torch or sentence-transformers."""
+    """A whole question, with the default model, never imports torch or sentence-transformers,
+    nor (over one article, nothing to group as reposts) datasketch, which loads scipy."""
     code = (
         "import sys\n"
         "from assistant.app import build_app\n"
@@ -74,7 +75,7 @@ def test_answering_with_the_default_model_imports_no_torch(article_settings) -> 
         f"knowledge_dir={str(article_settings.knowledge_dir)!r}))\n"
         "answer = app.assistant.ask('中电光谷招商落户了多少家市场主体？')\n"
         "print('1900余家' in answer.answer, [m for m in ('torch', 'sentence_transformers', "
-        "'sklearn') if m in sys.modules])\n"
+        "'sklearn', 'datasketch') if m in sys.modules])\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "True []"
