@@ -111,3 +111,28 @@ def test_decision_parameters_named_for_another_model_are_an_error(tmp_path, mini
     )  # fmt: skip
     with pytest.raises(SettingsError, match="were trained for multilingual-e5-small, not hashing"):
         app.decider()
+
+
+def test_e5_embeds_on_the_threads_of_its_purpose_whoever_loaded_it_first() -> None:
+    """A question loads e5 on one thread; a re-index from the admin tab then embeds on every
+    core (OpenMP reads OMP_NUM_THREADS once per process: it ran on one, 1.9x slower)."""
+    from threadpoolctl import threadpool_info
+
+    from assistant.embeddings import E5Embeddings
+
+    seen: list[int] = []
+
+    def openmp_threads() -> int:
+        return next(i["num_threads"] for i in threadpool_info() if i["user_api"] == "openmp")
+
+    query, ingest = E5Embeddings(threads=1), E5Embeddings(threads=2)
+    query.embed_query("预热")  # loads the model (once per process)
+    model = ingest.model
+    real = model.passage
+    try:
+        model.passage = lambda texts: (seen.append(openmp_threads()), real(texts))[1]
+        ingest.embed_documents(["甲", "乙"])
+        query.embed_documents(["丙"])
+    finally:
+        del model.passage
+    assert seen == [2, 1]
