@@ -34,9 +34,11 @@ browser:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	  else echo "browser test needs: sudo apt-get install chromium fonts-noto-cjk"; fi; }
 
-# Tests in TEST_WORKERS processes (pytest-xdist; 0 runs them in this one): every test has its own
-# temp folders and ports, and the session fixtures are built once per worker.
-TEST_WORKERS ?= 2
+# Tests in TEST_WORKERS processes (pytest-xdist; 0, the default, runs them in this one). Every
+# test has its own temp folders and ports, so TEST_WORKERS=2 passes and takes 6 min here instead
+# of 9, but not reliably yet: in 1 of 4 such runs a browser test waited over 30 s for an answer
+# while the other worker ran the eval; CI stays serial until that is understood.
+TEST_WORKERS ?= 0
 test: setup browser
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
