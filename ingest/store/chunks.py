@@ -44,7 +44,7 @@ class ChunkStore:
         self.build = build
         self.published = published
         self.collections = Collections(client, name)
-        self.versions = Versions(self.collections, published, gc_delay)
+        self.versions = Versions(self.collections, published, gc_delay, fingerprint({}, build))
         self.document_list = DocumentList(self.collections)
         self.sentences = SentenceVectors(self.collections)
         # A writer whose readers see only published copies commits whole documents this often,
@@ -110,15 +110,12 @@ class ChunkStore:
     @contextmanager
     def pinned(self) -> Iterator[None]:
         """One committed state for everything inside (one question)."""
-        with self.versions.pinned(self._empty()):
+        with self.versions.pinned():
             yield
 
     def state(self) -> State:
         """The committed state (the pinned one inside `pinned()`)."""
-        return self.versions.state(self._empty())
-
-    def _empty(self) -> str:
-        return fingerprint({}, self.build)
+        return self.versions.state()
 
     def documents(self) -> dict[str, DocumentRecord]:
         """The committed documents by source (of the pinned state inside `pinned()`)."""

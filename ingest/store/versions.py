@@ -60,8 +60,11 @@ class Versions:
     before (a Chroma server: readers and the writer share the rows).
     """
 
-    def __init__(self, collections: Collections, published: bool, gc_delay: int) -> None:
+    def __init__(
+        self, collections: Collections, published: bool, gc_delay: int, empty: str
+    ) -> None:
         self.collections = collections
+        self.empty = empty  # the fingerprint of a store with nothing committed
         self.published = published
         self.gc_delay = gc_delay
         self.writing: int | None = None  # the generation being written
@@ -69,31 +72,30 @@ class Versions:
         self._pinned: ContextVar[State | None] = ContextVar(f"pinned-{id(self)}", default=None)
 
     @contextmanager
-    def pinned(self, empty: str) -> Iterator[None]:
+    def pinned(self) -> Iterator[None]:
         """One committed state for everything inside (one question), even if a session
         commits meanwhile; a Chroma server's is read here, once."""
         if self._pinned.get() is not None:
             yield
             return
-        token = self._pinned.set(self.read(empty))
+        token = self._pinned.set(self.read())
         try:
             yield
         finally:
             self._pinned.reset(token)
 
-    def state(self, empty: str) -> State:
-        """The committed state (the pinned one inside `pinned()`); `empty` is the fingerprint
-        of a store with nothing committed."""
-        return self._pinned.get() or self.read(empty)
+    def state(self) -> State:
+        """The committed state (the pinned one inside `pinned()`)."""
+        return self._pinned.get() or self.read()
 
-    def read(self, empty: str) -> State:
+    def read(self) -> State:
         """The committed state as the store holds it now."""
         if self.published and self._state is not None:
             return self._state
         col = self.collections.find(STATE)
         got = col.get(ids=[_STATE_ID], include=["metadatas"]) if col is not None else None
         meta = (got["metadatas"] or [None])[0] if got and got["ids"] else None
-        state = State(int(meta["gen"]), str(meta["fingerprint"])) if meta else State(0, empty)
+        state = State(int(meta["gen"]), str(meta["fingerprint"])) if meta else State(0, self.empty)
         if self.published:
             self._state = state
         return state
@@ -102,7 +104,7 @@ class Versions:
         """The generation this session writes; the first write starts it by removing what a
         killed session left (its rows, and its marks on the rows it superseded)."""
         if self.writing is None:
-            committed = self.read("").gen
+            committed = self.read().gen
             for col in self.collections.with_rows():
                 col.delete(where={"gen": {"$gt": committed}})
                 marked = col.get(
