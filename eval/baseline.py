@@ -10,6 +10,7 @@ chunk, so its records go through the same metrics as the assistant's.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import uuid
@@ -36,10 +37,11 @@ DESCRIPTION = (
 class TextbookPipeline:
     """Dense top-k over RecursiveCharacterTextSplitter chunks; answers with the top chunk."""
 
-    def __init__(self, store: Any, k: int, chunks: int) -> None:
+    def __init__(self, store: Any, k: int, chunks: int, kept: bool = False) -> None:
         self.store = store
         self.k = k
         self.chunks = chunks
+        self.kept = kept  # a collection kept for the next run over the same passages
 
     def ask(self, question: str, history: Sequence[str] = ()) -> Answer:
         """The top chunk as the answer (history is ignored, as in the tutorial)."""
@@ -69,8 +71,9 @@ class TextbookPipeline:
         )
 
     def close(self) -> None:
-        """Drop the in-memory collection."""
-        self.store.delete_collection()
+        """Drop the collection, unless it is kept for the next run."""
+        if not self.kept:
+            self.store.delete_collection()
 
 
 def split_documents(documents: Sequence[Document]) -> list[Document]:
@@ -100,8 +103,13 @@ def load_documents(settings: Settings) -> list[Document]:
     return documents
 
 
-def build_textbook(settings: Settings, client: Any, embeddings: Embeddings) -> TextbookPipeline:
-    """Split and embed the knowledge folder into a fresh collection of an in-memory client."""
+def build_textbook(
+    settings: Settings, client: Any, embeddings: Embeddings, keep: bool = False
+) -> TextbookPipeline:
+    """Split and embed the knowledge folder into a collection of `client`: a fresh one, or with
+    `keep` one named by the chunks and the model, re-used when a run over the same passages
+    already embedded them (the open-book sets share their passages; embedding them is most of
+    the baseline's time)."""
     from langchain_chroma import Chroma
 
     documents = load_documents(settings)
@@ -111,11 +119,18 @@ def build_textbook(settings: Settings, client: Any, embeddings: Embeddings) -> T
             "set ASSISTANT_KNOWLEDGE_DIR"
         )
     chunks = split_documents(documents)
-    store = Chroma(
-        collection_name=f"textbook-{uuid.uuid4().hex[:12]}",
-        embedding_function=embeddings,
-        client=client,
-    )
     # Deterministic ids (Chroma would make random ones) keep two reports identical.
-    store.add_documents(chunks, ids=[f"textbook-{i:03d}" for i in range(len(chunks))])
-    return TextbookPipeline(store, settings.k, len(chunks))
+    ids = [f"textbook-{i:03d}" for i in range(len(chunks))]
+    if keep:
+        digest = hashlib.sha256(settings.embedding_model.encode())
+        for chunk in chunks:
+            digest.update(b"\0" + chunk.metadata["source"].encode() + b"\0")
+            digest.update(chunk.page_content.encode())
+        name = f"textbook-{digest.hexdigest()[:16]}"
+    else:
+        name = f"textbook-{uuid.uuid4().hex[:12]}"
+    store = Chroma(collection_name=name, embedding_function=embeddings, client=client)
+    if sorted(store.get(include=[])["ids"]) != ids:
+        store.reset_collection()  # none yet, or one a killed run left half written
+        store.add_documents(chunks, ids=ids)
+    return TextbookPipeline(store, settings.k, len(chunks), kept=keep)

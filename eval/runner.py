@@ -29,6 +29,7 @@ from eval.render import (
 )
 from eval.report import build_report, load_report, write_report
 from ingest.errors import IndexMismatchError
+from ingest.store.client import open_embedded
 
 if TYPE_CHECKING:
     from assistant.answering.pipeline import Assistant
@@ -185,7 +186,9 @@ def run_open_book(
             "path": str(spec.path), "questions": len(rows), "pool": len(pool),
             "left_out": len(left_out), "sha256": open_book.fingerprint(pool, left_out),
         }  # fmt: skip
-        return run_suite(pool_app, rows, info, out, limits, None, "", reader)
+        return run_suite(
+            pool_app, rows, info, out, limits, None, "", reader, textbook_store=where / "textbook"
+        )
     finally:
         pool_app.close()
 
@@ -199,9 +202,11 @@ def run_suite(
     earlier: dict[str, Any] | None,
     earlier_name: str,
     reader: bool = False,
+    textbook_store: Path | None = None,
 ) -> bool:
     """Ask the assistant and the textbook pipeline every question (and the reader, with
-    `reader`); write and print the report; return whether the gate passed (the assistant's)."""
+    `reader`); write and print the report; return whether the gate passed (the assistant's).
+    With `textbook_store`, the baseline's collection is kept there for the next run."""
     from eval.baseline import DESCRIPTION, build_textbook
 
     started = time.perf_counter()
@@ -210,7 +215,11 @@ def run_suite(
     warmed = time.perf_counter()
     records = run_eval(assistant, rows)
     asked = time.perf_counter()
-    textbook = build_textbook(app.settings, app.scratch_client(), app.embeddings("query"))
+    if textbook_store is None:
+        client, keep = app.scratch_client(), False
+    else:
+        client, keep = open_embedded(textbook_store), True
+    textbook = build_textbook(app.settings, client, app.embeddings("query"), keep)
     try:
         textbook_records = run_eval(textbook, rows)
     finally:

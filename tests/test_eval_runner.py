@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from langchain_core.embeddings import DeterministicFakeEmbedding
 
 from assistant.cli import main
 from assistant.schema import Answer, Citation, Context
+from eval.baseline import build_textbook
 from eval.chart import render_svg
 from eval.dataset import load_dataset
 from eval.diff import diff_reports
@@ -31,7 +33,9 @@ from eval.metrics import summarize
 from eval.render import TEXTBOOK_NOTE, render_diff, render_gate, render_table, render_targets
 from eval.report import build_report, load_report, miss_reasons, strip_timings
 from eval.runner import DEFAULT_THRESHOLDS, run_cli, run_eval
+from ingest.store.client import open_embedded
 from ingest.text.markers import strip_markers
+from tests.conftest import make_settings
 
 CHUNK_A = "中电光谷招商落户（含注册）各类市场主体1900余家，投资超千万元的600余家。"
 CHUNK_B = "2020年10月，与属地辛安街道共同研究制定了全面深度协同作战“18条意见”。"
@@ -722,7 +726,9 @@ def stub_systems(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, s
     monkeypatch.setattr("assistant.app.App.assistant", property(lambda app: StubSystem()))
     monkeypatch.setattr("assistant.app.App.embeddings", lambda app, purpose="query": None)
     monkeypatch.setattr("assistant.app.App.scratch_client", lambda app: None)
-    monkeypatch.setattr("eval.baseline.build_textbook", lambda settings, client, emb: StubSystem())
+    monkeypatch.setattr(
+        "eval.baseline.build_textbook", lambda settings, client, emb, keep=False: StubSystem()
+    )
     return {"ASSISTANT_DATA_DIR": str(tmp_path / "data")}
 
 
@@ -896,3 +902,38 @@ def test_console_diff_shows_overall_changes_and_questions() -> None:
         "  mrr: 0.500 -> 0.667 (better)",
         "  fixed: f2",
     ]
+
+
+class CountingEmbeddings(DeterministicFakeEmbedding):
+    """Fake vectors that count the passages embedded."""
+
+    embedded: int = 0
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.embedded += len(texts)
+        return super().embed_documents(texts)
+
+
+def test_a_kept_textbook_collection_is_embedded_once_per_set_of_passages(
+    mini_corpus: Path, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path / "data", mini_corpus)
+    embeddings = CountingEmbeddings(size=8)
+    built = [build_textbook(settings, open_embedded(tmp_path / "tb"), embeddings, keep=True)
+             for _ in range(2)]  # fmt: skip
+    assert embeddings.embedded == built[0].chunks > 0  # the second run re-used the vectors
+    for system in built:
+        system.close()  # a kept collection stays
+    first = built[0].ask("开发区").citations[0].chunk_id
+    again = build_textbook(settings, open_embedded(tmp_path / "tb"), embeddings, keep=True)
+    assert (
+        embeddings.embedded == built[0].chunks
+        and again.ask("开发区").citations[0].chunk_id == first
+    )
+    # Other passages are embedded afresh; a run that keeps nothing drops its collection.
+    next(mini_corpus.glob("*.txt")).write_text("全新的文章。" * 40, encoding="utf-8")
+    build_textbook(settings, open_embedded(tmp_path / "tb"), embeddings, keep=True)
+    assert embeddings.embedded > built[0].chunks
+    scratch = build_textbook(settings, open_embedded(tmp_path / "tb2"), embeddings)
+    scratch.close()
+    assert open_embedded(tmp_path / "tb2").list_collections() == []
