@@ -108,10 +108,10 @@ def test_train_writes_parameters_with_their_data_hash_and_calibration(
         pytest.skip(f"no development data in {DATASETS}")
     out = [tmp_path / "a.json", tmp_path / "b.json"]
     for path in out:
-        assert t.run_train(article_settings, DATASETS, path, tmp_path / "work", (24, 8)) == 0
+        assert t.run_train(article_settings, DATASETS, path, tmp_path / "work", (12, 4)) == 0
     first = json.loads(out[0].read_text(encoding="utf-8"))
     assert first == json.loads(out[1].read_text(encoding="utf-8"))  # the same data, the same model
-    assert first["data_sha256"] == t.data_hash(paths, 24, 8)
+    assert first["data_sha256"] == t.data_hash(paths, 12, 4)
     assert first["calibration"] and all({"bin", "n", "predicted", "observed"} <= set(b)
                                         for b in first["calibration"])  # fmt: skip
     model = load_decision(out[0])

@@ -36,6 +36,7 @@ def test_growth_exponent_and_table():
 
 
 @pytest.mark.integration
+@pytest.mark.long
 def test_bench_scale_runs_end_to_end(tmp_path: Path):
     out = tmp_path / "scale"
     result = subprocess.run(

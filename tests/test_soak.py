@@ -18,6 +18,7 @@ EXE = Path(sys.executable).with_name("zone-assistant")
 pytestmark = [pytest.mark.server, pytest.mark.integration]
 
 
+@pytest.mark.long
 def test_short_soak_has_no_errors_and_reports_memory(tmp_path: Path) -> None:
     shutil.copytree(FIXTURES / "mini", tmp_path / "knowledge")
     env = {**os.environ, "ASSISTANT_DATA_DIR": str(tmp_path / "data"),

@@ -36,6 +36,7 @@ def session(url: str, offset: int) -> list[tuple[str, str, float]]:
     return results
 
 
+@pytest.mark.long
 def test_twenty_users_all_get_correct_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     import sentence_transformers
 
