@@ -169,29 +169,36 @@ def grounded(answer: Answer, facts: Sequence[Sequence[str]], least: int | None =
 def short_correct(answer: Answer, facts: Sequence[Sequence[str]]) -> bool:
     """The short answer states every expected fact (a refusal or no short answer does not)."""
     short = answer.short_answer or ""
-    return bool(short) and not answer.refused and short_states(short, facts)
+    return (
+        bool(short)
+        and not answer.refused
+        and short_states(short, facts, answer.standalone_question or answer.question)
+    )
 
 
-def short_states(short: str, facts: Sequence[Sequence[str]]) -> bool:
+def short_states(short: str, facts: Sequence[Sequence[str]], question: str = "") -> bool:
     """A short answer states each fact: it holds one of the fact's alternatives, or it is the
     core of one that is a clause ("55米" of the CMRC span "树高可达55米"): a part of it holding
-    all its figures, or a third of it (“王蕴” is not the core of "晋陵郡太守王蕴之女", too little
-    of it; "三个" is no part of "约只有8公斤重")."""
+    all its figures but those the question states itself ("31459人" of "2002年…居民总数为
+    31459人" asked about 2002), or a third of it (“王蕴” is not the core of "晋陵郡太守王蕴之女",
+    too little of it; "三个" is no part of "约只有8公斤重")."""
     said = re.fullmatch(r"(.+) \((.+)\)", short)  # English with the original beside it
     if said:
-        return short_states(said[1], facts) or short_states(said[2], facts)
+        return short_states(said[1], facts, question) or short_states(said[2], facts, question)
     core = normalize(short)
     if not core or not facts:
         return False
+    asked = {n.value for n in extract_numbers(question)}
+    held = {n.value for n in extract_numbers(core)}
+
+    def figures_held(alt: str) -> bool:
+        figures = [n.value for n in extract_numbers(alt) if n.value not in asked]
+        return bool(figures) and all(v in held for v in figures)
+
     return all(
         match_fact(short, fact) == "match"
         or any(
-            core in (alt := normalize(a))
-            and (
-                3 * len(core) >= len(alt)
-                or bool(extract_numbers(alt))
-                and len(extract_numbers(core)) == len(extract_numbers(alt))
-            )
+            core in (alt := normalize(a)) and (3 * len(core) >= len(alt) or figures_held(alt))
             for a in fact
         )
         for fact in facts

@@ -258,7 +258,7 @@ def short_examples(judged: Sequence[Judged], threshold: float) -> list[tuple[np.
         best = e.scored[j.quoted[0]].text
         short = cut_short(e.asked.text, best, e.asked.kind, e.asked.terms, e.asked.lang)
         row = f.short_row(e.asked, j.p, j.p_best, short, best)
-        right = e.answerable and short_states(short.text, e.facts)
+        right = e.answerable and short_states(short.text, e.facts, e.asked.text)
         out.append((row, right))
     return out
 

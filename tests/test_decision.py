@@ -93,6 +93,11 @@ def test_a_short_answer_states_a_clause_long_gold_span_by_its_core() -> None:
     assert not short_states("王蕴", [["晋陵郡太守王蕴之女"]])  # too little of it
     assert not short_states("三个", [["约只有8公斤重"]])
     assert not short_states("600余家", [["1900"]])
+    # The gold clause's figures the question states itself need not be in the short answer.
+    gold = [["根据2002年人口普查的数据，居民总数为31459人。"]]
+    assert short_states("31459人", gold, "2002年，莫扎伊斯克的居民总数大约是多少人？")
+    assert not short_states("31459人", gold, "莫扎伊斯克的居民总数大约是多少人？")
+    assert not short_states("2002年", gold, "2002年，莫扎伊斯克的居民总数大约是多少人？")
 
 
 @pytest.mark.integration
