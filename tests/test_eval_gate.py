@@ -61,6 +61,7 @@ def pools(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.integration
+@pytest.mark.first
 @pytest.mark.parametrize(
     "name", ["cmrc2018_trial.jsonl", "cmrc2018_trial_en.jsonl", "cmrc2018_trial_paraphrase.jsonl"]
 )
