@@ -44,7 +44,7 @@ TEST_WORKERS ?= $(if $(CI),0,2)
 # tests start would compile the project's modules again (about 0.5 s of each cold command).
 test: setup browser
 	$(BIN)/python -m compileall -q assistant ingest eval tests
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: setup
 	$(BIN)/ruff check assistant ingest eval tests

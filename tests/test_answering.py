@@ -109,6 +109,23 @@ def test_answers_quote_the_right_passage(article_assistant, question, expected):
     assert_grounded(answer)
 
 
+def test_a_question_with_two_fact_words_asks_two_facts() -> None:
+    assert q.asks_several("2008年奥运会男子百米项目有多少个国家（地区）、多少名选手参加？")
+    assert q.asks_several("When and where was it founded?")
+    assert not q.asks_several("中电光谷招商落户了多少家市场主体？")
+    assert not q.asks_several("How many market entities has CEC Optics Valley attracted?")
+
+
+@pytest.mark.integration
+def test_a_short_answer_states_the_whole_asked_fact(article_assistant):
+    """One part's figure alone is no short answer to a question of two parts."""
+    one = article_assistant.ask("青岛开发区投资控股集团下设几个子公司？")
+    assert one.short_answer == "6个"
+    both = article_assistant.ask("青岛开发区投资控股集团下设几个子公司？平台公司目前资产总额是多少？")
+    assert "6个子公司" in both.answer and "700亿元" in both.answer
+    assert both.short_answer == ""
+
+
 @pytest.mark.integration
 def test_followup_retrieves_the_right_passage(article_assistant):
     first = article_assistant.ask("中电光谷招商落户了多少家市场主体？")

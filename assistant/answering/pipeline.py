@@ -301,9 +301,7 @@ class Assistant:
             citations=checked.citations,
             contexts=retrieved.contexts,
             standalone_question=query.standalone,
-            short_answer="；".join(
-                s for s, c in zip(shorts, parts, strict=True) if s and not c.refused
-            ),
+            short_answer=_joined_short(shorts, parts),
             signals=drafts[0].signals if drafts else {},
         )
 
@@ -333,6 +331,13 @@ class Assistant:
             for i, (when, c, _) in enumerate(said)
         ]
         return merge_checked(labelled, lang, sep="\n"), said[0][2].short_answer
+
+
+def _joined_short(shorts: Sequence[str], parts: Sequence[Checked]) -> str:
+    """The short answers of the answered parts, when each has one: "6个" alone would read as
+    the whole answer to "下设几个子公司？资产总额是多少？"."""
+    said = [s for s, c in zip(shorts, parts, strict=True) if not c.refused]
+    return "；".join(said) if all(said) else ""
 
 
 def _timed(answer: Answer, started: float) -> Answer:

@@ -104,6 +104,19 @@ def kind(question: str) -> str:
     return "fact"
 
 
+# A wh-word asking for one fact: a question with two ("有多少个国家、多少名选手参加？") asks two.
+_FACT_WH = re.compile(
+    r"多少|几[个家项条本名位次年月天岁种]|什么时候|何时|哪一?年|谁|哪里|哪儿"
+    r"|\bhow (?:many|much)\b|\bwhen\b|\bwho\b|\bwhere\b",
+    re.I,
+)
+
+
+def asks_several(question: str) -> bool:
+    """The question asks two facts or more (no one short answer states them)."""
+    return len(_FACT_WH.findall(question)) >= 2
+
+
 def split_questions(text: str) -> list[str]:
     """Split '下设几个子公司？资产总额是多少？' into its questions; one question stays whole."""
     parts = [p.strip() for p in re.split(r"(?<=[？?])", text) if p.strip()]

@@ -10,7 +10,7 @@ import numpy as np
 from assistant.answering.decision import Decision
 from assistant.answering.decision.features import Asked, answer_row, candidate_rows, short_row
 from assistant.answering.decision.model import DecisionModel
-from assistant.answering.decision.rules import GUARDS, ONE_FACT, add_parts, veto
+from assistant.answering.decision.rules import GUARDS, ONE_FACT, add_parts, one_short, veto
 from assistant.answering.selection import Scored
 from assistant.answering.short_answer import Short
 from assistant.schema import Context
@@ -79,7 +79,7 @@ class LearnedDecider:
 
     def show_short(self, asked: Asked, decision: Decision, short: Short) -> bool:
         """Shown when the short-answer model is confident (precision-tuned threshold)."""
-        if not decision.chosen or decision.confidence is None:
+        if not decision.chosen or decision.confidence is None or not one_short(asked):
             return False
         best = decision.chosen[0].text
         p_best = float(decision.signals.get("p_best", 0.0))

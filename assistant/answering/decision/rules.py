@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from assistant.answering.decision import Decision
 from assistant.answering.decision.features import Asked, unit_evidence, wants
+from assistant.answering.question import asks_several
 from assistant.answering.selection import Scored, Term, covered
 from assistant.answering.short_answer import Short
 from assistant.schema import Context
@@ -27,6 +28,13 @@ EXTRA_MAX_SIMILARITY_GAP_ELSEWHERE = 0.03
 GUARDS = ("nothing asked",)
 # A figure, a date or a frequency is one fact, carried by one sentence.
 ONE_FACT = ("number", "date", "frequency")
+
+
+def one_short(asked: Asked) -> bool:
+    """A short answer is one fact: a question asking two ("有多少个国家、多少名选手参加？") gets
+    none (on the zone and paraphrase sets the only two shown for such questions were half of
+    the answer: eval/decisions.md)."""
+    return not asks_several(asked.text)
 
 
 def veto(asked: Asked, best: str, rules: Sequence[str]) -> str:
@@ -112,9 +120,10 @@ class RuleDecider:
 
     def show_short(self, asked: Asked, decision: Decision, short: Short) -> bool:
         """Only a span of the kind asked for: a figure, a date or a list of names."""
-        return (short.how == "figure" and asked.kind in (*ONE_FACT, "rank")) or (
+        of_kind = (short.how == "figure" and asked.kind in (*ONE_FACT, "rank")) or (
             short.how == "list" and asked.kind == "list"
         )
+        return of_kind and one_short(asked)
 
 
 def add_parts(
