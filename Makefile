@@ -36,7 +36,8 @@ browser:
 	  else echo "browser test needs: sudo apt-get install chromium fonts-noto-cjk"; fi; }
 
 # Tests in TEST_WORKERS processes (pytest-xdist; 0 runs them in this one): 2 on a developer's
-# machine (every test has its own temp folders and ports; the slowest start first), serial in CI,
+# machine (every test has its own temp folders and ports; a file's tests share a worker, so its
+# fixtures are made once; the slowest start first), serial in CI,
 # where time is not short: in 1 of 4 parallel runs at stop 26 a browser test waited over 30 s for
 # an answer while the other worker ran the eval, not seen in the runs since.
 TEST_WORKERS ?= $(if $(CI),0,2)
@@ -44,7 +45,7 @@ TEST_WORKERS ?= $(if $(CI),0,2)
 # tests start would compile the project's modules again (about 0.5 s of each cold command).
 test: setup browser
 	$(BIN)/python -m compileall -q assistant ingest eval tests
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: setup
 	$(BIN)/ruff check assistant ingest eval tests

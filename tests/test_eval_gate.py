@@ -62,7 +62,6 @@ def pools(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.integration
 @pytest.mark.first
-@pytest.mark.xdist_group("open-book")  # one worker: the three share one ingested pool
 @pytest.mark.parametrize(
     "name", ["cmrc2018_trial.jsonl", "cmrc2018_trial_en.jsonl", "cmrc2018_trial_paraphrase.jsonl"]
 )
