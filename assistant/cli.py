@@ -267,6 +267,13 @@ def brief(questions_file: Path, output: Path | None) -> None:
     help='Also ask every question of the reader ("read closer", ASSISTANT_LLM_ROLE=read) and '
     "report it beside the extractive answers (slow: seconds a question).",
 )
+@click.option(
+    "--no-textbook",
+    "no_textbook",
+    is_flag=True,
+    help="Skip the textbook LangChain baseline the report compares with (it embeds every "
+    "article again: most of a small run's time).",
+)
 @friendly_errors
 def eval_command(
     dataset: Path | None,
@@ -278,6 +285,7 @@ def eval_command(
     negatives: int,
     open_book_thresholds: Path | None,
     reader: bool,
+    no_textbook: bool,
 ) -> None:
     """Run the eval set through the same path as `ask`; exit 1 when a gate threshold is missed.
 
@@ -293,7 +301,16 @@ def eval_command(
         )
     specs = [OpenBook(path, pool, negatives, open_book_thresholds) for path in open_book]
     sys.exit(
-        run_cli(app, dataset, out, baseline, thresholds=thresholds, open_books=specs, reader=reader)
+        run_cli(
+            app,
+            dataset,
+            out,
+            baseline,
+            thresholds=thresholds,
+            open_books=specs,
+            reader=reader,
+            textbook=not no_textbook,
+        )  # fmt: skip
     )
 
 

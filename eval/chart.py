@@ -14,7 +14,7 @@ def render_svg(report: Mapping[str, Any], target: float | None = None) -> str:
 
     A dashed line marks the fact-accuracy target (the goal of [targets]) when given.
     """
-    ours, textbook = report["summary"]["assistant"], report["summary"]["textbook"]
+    ours, textbook = report["summary"]["assistant"], report["summary"].get("textbook", {})
     groups = sorted(g for g in ours if g != "overall") + ["overall"]
     left, bar_w, row_h, top = 140, 400, 34, 40
     width, height = left + bar_w + 70, top + row_h * len(groups) + 30

@@ -96,7 +96,7 @@ def _md_gate(report: Mapping[str, Any]) -> list[str]:
 
 
 def _md_accuracy(report: Mapping[str, Any], groups: Sequence[str], chart: str) -> list[str]:
-    ours, textbook = report["summary"]["assistant"], report["summary"]["textbook"]
+    ours, textbook = report["summary"]["assistant"], report["summary"].get("textbook", {})
     out = [
         "",
         "## Accuracy per question type",
@@ -109,13 +109,15 @@ def _md_accuracy(report: Mapping[str, Any], groups: Sequence[str], chart: str) -
         "|---|---:|---:|---|---:|",
     ]
     for group in groups:
-        a, t = type_accuracy(ours[group]), type_accuracy(textbook[group])
+        a, t = type_accuracy(ours[group]), type_accuracy(textbook.get(group, {}))
         out.append(f"| {group} | {ours[group]['n']} | {fmt('', a)} | `{_bar(a)}` | {fmt('', t)} |")
     return out
 
 
 def _md_textbook(report: Mapping[str, Any], groups: Sequence[str]) -> list[str]:
-    ours, textbook = report["summary"]["assistant"], report["summary"]["textbook"]
+    ours, textbook = report["summary"]["assistant"], report["summary"].get("textbook")
+    if textbook is None:
+        return []
     out = [
         "",
         "## Assistant vs the textbook LangChain pipeline",

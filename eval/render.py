@@ -32,29 +32,33 @@ def type_accuracy(metrics: Mapping[str, Any]) -> float | None:
 def render_table(report: Mapping[str, Any]) -> str:
     """The console table: a row per question type and overall, then the textbook overall row.
 
-    The two columns after the bar give the textbook pipeline's accuracy and hit@3 for the group.
+    The two columns after the bar give the textbook pipeline's accuracy and hit@3 for the group
+    (neither, when the textbook was not run).
     """
-    ours, textbook = report["summary"]["assistant"], report["summary"]["textbook"]
-    header = ["group", "n", *(label for _, label in COLUMNS), "|", "textbook acc", "hit@3"]
+    ours, textbook = report["summary"]["assistant"], report["summary"].get("textbook")
+    header = ["group", "n", *(label for _, label in COLUMNS)]
+    header += ["|", "textbook acc", "hit@3"] if textbook else []
     rows = []
     for group in sorted(g for g in ours if g != "overall") + ["overall"]:
-        m, t = ours[group], textbook.get(group, {})
-        rows.append(
-            [group, str(m["n"]), *(fmt(key, m[key]) for key, _ in COLUMNS),
-             "|", fmt("", type_accuracy(t)), fmt("", t.get("hit@3"))]
-        )  # fmt: skip
-    m = textbook["overall"]
-    rows.append(["textbook", str(m["n"]), *(fmt(key, m[key]) for key, _ in COLUMNS), "|", "", ""])
+        m = ours[group]
+        rows.append([group, str(m["n"]), *(fmt(key, m[key]) for key, _ in COLUMNS)])
+        if textbook:
+            t = textbook.get(group, {})
+            rows[-1] += ["|", fmt("", type_accuracy(t)), fmt("", t.get("hit@3"))]
+    if textbook:
+        m = textbook["overall"]
+        rows.append(["textbook", str(m["n"]), *(fmt(k, m[k]) for k, _ in COLUMNS), "|", "", ""])
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = []
     for i, row in enumerate([header, *rows]):
-        if i == len(rows):  # before the textbook row
+        if textbook and i == len(rows):  # before the textbook row
             lines.append("-" * (sum(widths) + 2 * (len(widths) - 1)))
         cells = [row[0].ljust(widths[0])] + [
             c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
         ]
         lines.append("  ".join(cells).rstrip())
-    lines.append(TEXTBOOK_NOTE)
+    if textbook:
+        lines.append(TEXTBOOK_NOTE)
     return "\n".join(lines)
 
 

@@ -186,8 +186,9 @@ def build_report(
 
 
 def _systems(by_name: Mapping[str, Any]) -> list[str]:
-    """The two systems of every report, then any other run beside them (the reader)."""
-    return [*SYSTEMS, *(name for name in by_name if name not in SYSTEMS)]
+    """The assistant and the textbook (unless it was not run), then any other run beside them
+    (the reader)."""
+    return [*(s for s in SYSTEMS if s in by_name), *(n for n in by_name if n not in SYSTEMS)]
 
 
 def load_report(path: Path) -> dict[str, Any]:

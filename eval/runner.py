@@ -115,12 +115,14 @@ def run_cli(
     thresholds: Path | None = None,
     open_books: Sequence[OpenBook] = (),
     reader: bool = False,
+    textbook: bool = True,
 ) -> int:
     """`zone-assistant eval`: run, print the table, write the report; return the exit code.
 
     Each of `open_books` is evaluated too (report in out/open-book/<file name>; datasets over
-    the same passages share one ingested pool). 1 when a [thresholds] gate value of any is
-    missed, else 0; [targets] are reported, never gated.
+    the same passages share one ingested pool). Without `textbook`, the baseline is not run.
+    1 when a [thresholds] gate value of any is missed, else 0; [targets] are reported, never
+    gated.
     """
     dataset = dataset or DEFAULT_DATASET
     rows = load_dataset(dataset, app.settings.max_question_chars)
@@ -132,11 +134,14 @@ def run_cli(
     writable(out)
     info = {"path": str(dataset), "questions": len(rows),
             "sha256": hashlib.sha256(dataset.read_bytes()).hexdigest()}  # fmt: skip
-    passed = run_suite(app, rows, info, out, limits, earlier, str(baseline or ""), reader)
+    passed = run_suite(
+        app, rows, info, out, limits, earlier, str(baseline or ""), reader, textbook=textbook
+    )
     for spec in open_books:
         click.echo(f"\n=== open book: {spec.path} ===")
         where = out / "open-book" / spec.path.stem
-        passed = run_open_book(app, spec, where, out / "open-book" / "pools", reader) and passed
+        pools = out / "open-book" / "pools"
+        passed = run_open_book(app, spec, where, pools, reader, textbook) and passed
     return 0 if passed else 1
 
 
@@ -158,7 +163,12 @@ def open_book_thresholds(dataset: Path) -> Path:
 
 
 def run_open_book(
-    app: App, spec: OpenBook, out: Path, pools: Path | None = None, reader: bool = False
+    app: App,
+    spec: OpenBook,
+    out: Path,
+    pools: Path | None = None,
+    reader: bool = False,
+    textbook: bool = True,
 ) -> bool:
     """Ingest the pool (into pools/<its fingerprint>, kept: a re-run, or another dataset over
     the same passages, re-uses it) and run its questions; the report goes to out."""
@@ -186,8 +196,9 @@ def run_open_book(
             "path": str(spec.path), "questions": len(rows), "pool": len(pool),
             "left_out": len(left_out), "sha256": open_book.fingerprint(pool, left_out),
         }  # fmt: skip
+        store = where / "textbook" if textbook else None
         return run_suite(
-            pool_app, rows, info, out, limits, None, "", reader, textbook_store=where / "textbook"
+            pool_app, rows, info, out, limits, None, "", reader, textbook, textbook_store=store
         )
     finally:
         pool_app.close()
@@ -202,11 +213,13 @@ def run_suite(
     earlier: dict[str, Any] | None,
     earlier_name: str,
     reader: bool = False,
+    textbook: bool = True,
     textbook_store: Path | None = None,
 ) -> bool:
     """Ask the assistant and the textbook pipeline every question (and the reader, with
     `reader`); write and print the report; return whether the gate passed (the assistant's).
-    With `textbook_store`, the baseline's collection is kept there for the next run."""
+    Without `textbook`, the baseline is not run; with `textbook_store`, its collection is kept
+    there for the next run."""
     from eval.baseline import DESCRIPTION, build_textbook
 
     started = time.perf_counter()
@@ -215,16 +228,19 @@ def run_suite(
     warmed = time.perf_counter()
     records = run_eval(assistant, rows)
     asked = time.perf_counter()
-    if textbook_store is None:
-        client, keep = app.scratch_client(), False
-    else:
-        client, keep = open_embedded(textbook_store), True
-    textbook = build_textbook(app.settings, client, app.embeddings("query"), keep)
-    try:
-        textbook_records = run_eval(textbook, rows)
-    finally:
-        textbook.close()
-    systems = {"assistant": records, "textbook": textbook_records}
+    systems = {"assistant": records}
+    described = "not run (--no-textbook)"
+    if textbook:
+        if textbook_store is None:
+            client, keep = app.scratch_client(), False
+        else:
+            client, keep = open_embedded(textbook_store), True
+        pipeline = build_textbook(app.settings, client, app.embeddings("query"), keep)
+        try:
+            systems["textbook"] = run_eval(pipeline, rows)
+        finally:
+            pipeline.close()
+        described = f"{DESCRIPTION}, k={app.settings.k}, {pipeline.chunks} chunks"
     timing = {"warm_up_s": warmed - started, "assistant_s": asked - warmed,
               "textbook_s": time.perf_counter() - asked}  # fmt: skip
     if reader:
@@ -237,7 +253,7 @@ def run_suite(
         app, dataset, systems, limits,
         timing=timing,
         earlier=earlier, earlier_name=earlier_name,
-        textbook=f"{DESCRIPTION}, k={app.settings.k}, {textbook.chunks} chunks",
+        textbook=described,
     )  # fmt: skip
     target = next((t.target for t in limits.targets if t.metric == "fact_accuracy"), None)
     path = write_report(out, report, target)

@@ -121,7 +121,9 @@ def test_a_short_answer_states_the_whole_asked_fact(article_assistant):
     """One part's figure alone is no short answer to a question of two parts."""
     one = article_assistant.ask("青岛开发区投资控股集团下设几个子公司？")
     assert one.short_answer == "6个"
-    both = article_assistant.ask("青岛开发区投资控股集团下设几个子公司？平台公司目前资产总额是多少？")
+    both = article_assistant.ask(
+        "青岛开发区投资控股集团下设几个子公司？平台公司目前资产总额是多少？"
+    )
     assert "6个子公司" in both.answer and "700亿元" in both.answer
     assert both.short_answer == ""
 

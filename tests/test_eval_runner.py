@@ -937,3 +937,26 @@ def test_a_kept_textbook_collection_is_embedded_once_per_set_of_passages(
     scratch = build_textbook(settings, open_embedded(tmp_path / "tb2"), embeddings)
     scratch.close()
     assert open_embedded(tmp_path / "tb2").list_collections() == []
+
+
+def test_cli_without_the_textbook_reports_the_assistant_alone(
+    tmp_path: Path, stub_systems: dict[str, str]
+) -> None:
+    dataset = write_lines(tmp_path / "d.jsonl", STUB_DATASET)
+    limits = write_limits(tmp_path / "t.toml", "fact_accuracy = { min = 0.5 }")
+    out = tmp_path / "out"
+    args = ["eval", "--dataset", str(dataset), "--out", str(out), "--thresholds", str(limits)]
+    code, stdout, err = invoke([*args, "--no-textbook"], stub_systems)
+    assert (code, err) == (0, "")
+    assert "textbook acc" not in stdout and "\ntextbook " not in stdout  # columns, row
+    assert TEXTBOOK_NOTE not in stdout
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert set(report["summary"]) == set(report["records"]) == {"assistant"}
+    assert report["system"]["textbook"] == "not run (--no-textbook)"
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "## Assistant vs the textbook" not in md and "Textbook: not run" in md
+    assert (out / "accuracy.svg").stat().st_size > 0
+    # With it, as before.
+    code, stdout, _ = invoke(args, stub_systems)
+    assert code == 0 and TEXTBOOK_NOTE in stdout
+    assert "## Assistant vs the textbook" in (out / "report.md").read_text(encoding="utf-8")
