@@ -791,13 +791,18 @@ def test_cli_missed_gate_threshold_exits_1(tmp_path: Path, stub_systems: dict[st
     assert (report["gate"]["passed"], report["targets"]["all_met"]) == (False, True)
 
 
-def test_cli_without_targets_has_no_targets_section(
-    tmp_path: Path, stub_systems: dict[str, str]
-) -> None:
+def passing_eval(tmp_path: Path) -> tuple[list[str], Path]:
+    """`eval` arguments of the stub dataset with a floor it meets, and its report folder."""
     dataset = write_lines(tmp_path / "d.jsonl", STUB_DATASET)
     limits = write_limits(tmp_path / "t.toml", "fact_accuracy = { min = 0.5 }")
     out = tmp_path / "out"
-    args = ["eval", "--dataset", str(dataset), "--out", str(out), "--thresholds", str(limits)]
+    return ["eval", "--dataset", str(dataset), "--out", str(out), "--thresholds", str(limits)], out
+
+
+def test_cli_without_targets_has_no_targets_section(
+    tmp_path: Path, stub_systems: dict[str, str]
+) -> None:
+    args, out = passing_eval(tmp_path)
     code, stdout, _ = invoke(args, stub_systems)
     assert code == 0
     assert "targets (" not in stdout and "targets:" not in stdout
@@ -942,10 +947,7 @@ def test_a_kept_textbook_collection_is_embedded_once_per_set_of_passages(
 def test_cli_without_the_textbook_reports_the_assistant_alone(
     tmp_path: Path, stub_systems: dict[str, str]
 ) -> None:
-    dataset = write_lines(tmp_path / "d.jsonl", STUB_DATASET)
-    limits = write_limits(tmp_path / "t.toml", "fact_accuracy = { min = 0.5 }")
-    out = tmp_path / "out"
-    args = ["eval", "--dataset", str(dataset), "--out", str(out), "--thresholds", str(limits)]
+    args, out = passing_eval(tmp_path)
     code, stdout, err = invoke([*args, "--no-textbook"], stub_systems)
     assert (code, err) == (0, "")
     assert "textbook acc" not in stdout and "\ntextbook " not in stdout  # columns, row
