@@ -241,8 +241,9 @@ def run_suite(
         finally:
             pipeline.close()
         described = f"{DESCRIPTION}, k={app.settings.k}, {pipeline.chunks} chunks"
-    timing = {"warm_up_s": warmed - started, "assistant_s": asked - warmed,
-              "textbook_s": time.perf_counter() - asked}  # fmt: skip
+    timing = {"warm_up_s": warmed - started, "assistant_s": asked - warmed}
+    if textbook:
+        timing["textbook_s"] = time.perf_counter() - asked
     if reader:
         read = time.perf_counter()
         with click.progressbar(rows, label="  reading closer", file=None) as bar:

@@ -955,6 +955,7 @@ def test_cli_without_the_textbook_reports_the_assistant_alone(
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert set(report["summary"]) == set(report["records"]) == {"assistant"}
     assert report["system"]["textbook"] == "not run (--no-textbook)"
+    assert "textbook_s" not in report["timing"]
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "## Assistant vs the textbook" not in md and "Textbook: not run" in md
     assert (out / "accuracy.svg").stat().st_size > 0
