@@ -28,6 +28,9 @@ def test_fold_squash_collapse_visible():
     )
     assert language("What is 中电光谷?") == "en"
     assert (language("华为P40的价格是多少？"), language("iPhone在中国卖多少钱")) == ("zh", "zh")
+    # A Chinese question word makes it Chinese, whatever English it names.
+    assert language("MIT OpenCourseWare指什么？") == "zh"
+    assert language("《This Is Where I Came In》是Bee Gees的第几张原创专辑？") == "zh"
 
 
 # --- sentences ---------------------------------------------------------------------------------
