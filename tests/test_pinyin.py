@@ -88,3 +88,21 @@ def test_an_english_question_weighs_a_spelled_name_as_a_chinese_one_would():
     assert [t.words for t in missing if t.specific and not t.known] == [
         frozenset({"zhang sanfeng"})
     ]
+
+
+def test_an_english_question_no_word_of_which_translates_finds_a_latin_name_as_written():
+    """"What is MIT OpenCourseWare?" over an article that writes the name in Latin letters: the
+    name is the question's term (it was refused as asking nothing); beside translated words,
+    a Latin word is not added."""
+    from assistant.answering.selection import weigh_terms
+    from ingest.lexical import LexicalIndex
+
+    texts = ["MIT OpenCourseWare是由麻省理工学院在2002年创始的一项计划。", "它的目标是开放课程。"]
+    index = LexicalIndex.build(["a", "b"], texts, "latin")
+    translator = QueryTranslator(lambda: index.vocabulary, spelled=index.spelled)
+    terms = weigh_terms("What is MIT OpenCourseWare?", "en", index, translator)
+    assert sorted(w for t in terms for w in t.words) == ["mit", "opencourseware"]
+    assert all(t.known for t in terms)
+    assert weigh_terms("What is Kyllinga?", "en", index, translator) == []
+    beside = weigh_terms("What is the goal of MIT OpenCourseWare?", "en", index, translator)
+    assert [sorted(t.words) for t in beside] == [["目标"]]
