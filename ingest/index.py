@@ -214,6 +214,9 @@ class KnowledgeIndex:
             store = ChunkStore(client, self.name, self.build, checkpoint_s=self.checkpoint_s)
             done = False
             try:
+                # Before anything may be published from it, even by a session that changes
+                # nothing: a killed writer's leftovers would be in the copy.
+                store.tidy()
                 yield store
                 store.commit()  # not reached when the block fails: the session is discarded
                 committed = str(store.state().gen)

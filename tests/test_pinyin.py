@@ -91,7 +91,7 @@ def test_an_english_question_weighs_a_spelled_name_as_a_chinese_one_would():
 
 
 def test_an_english_question_no_word_of_which_translates_finds_a_latin_name_as_written():
-    """"What is MIT OpenCourseWare?" over an article that writes the name in Latin letters: the
+    """ "What is MIT OpenCourseWare?" over an article that writes the name in Latin letters: the
     name is the question's term (it was refused as asking nothing); beside translated words,
     a Latin word is not added."""
     from assistant.answering.selection import weigh_terms

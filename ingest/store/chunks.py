@@ -193,6 +193,10 @@ class ChunkStore:
         if every is not None and time.monotonic() - self._committed_at >= every:
             self.commit()
 
+    def tidy(self) -> None:
+        """Remove what a killed writer left in this store (see Versions.tidy)."""
+        self.versions.tidy()
+
     def remove_document(self, source: str) -> None:
         """Remove a document from this session's generation on."""
         self.versions.supersede({"source": source}, self._session())

@@ -21,7 +21,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from ingest.store.client import STATE, Collections
+from ingest.store.client import STATE, Collection, Collections
 
 LIVE = 2**62  # `gone` of a row that no committed generation has superseded
 BATCH = 5000  # rows per get/update call
@@ -101,21 +101,29 @@ class Versions:
         return state
 
     def session(self) -> int:
-        """The generation this session writes; the first write starts it by removing what a
-        killed session left (its rows, and its marks on the rows it superseded)."""
+        """The generation this session writes; the first write starts it by tidying what a
+        killed session left."""
         if self.writing is None:
-            committed = self.read().gen
-            for col in self.collections.with_rows():
-                col.delete(where={"gen": {"$gt": committed}})
-                marked = col.get(
-                    where={"$and": [{"gone": {"$gt": committed}}, {"gone": {"$lt": LIVE}}]},
-                    include=[],
-                )["ids"]
-                for i in range(0, len(marked), BATCH):
-                    part = marked[i : i + BATCH]
-                    col.update(ids=part, metadatas=[{"gone": LIVE}] * len(part))
-            self.writing = committed + 1
+            self.writing = self.tidy() + 1
         return self.writing
+
+    def tidy(self) -> int:
+        """Remove what a killed session left and return the committed generation: its rows,
+        its marks on the rows it superseded, and the rows its commit had recorded as gone but
+        not yet deleted (killed between the two steps of `commit`: a copy of the store taken
+        then would show them to every question)."""
+        committed = self.read().gen
+        for col in self.collections.with_rows():
+            col.delete(where={"gen": {"$gt": committed}})
+            marked = col.get(
+                where={"$and": [{"gone": {"$gt": committed}}, {"gone": {"$lt": LIVE}}]},
+                include=[],
+            )["ids"]
+            for i in range(0, len(marked), BATCH):
+                part = marked[i : i + BATCH]
+                col.update(ids=part, metadatas=[{"gone": LIVE}] * len(part))
+            self._collect(col, committed)
+        return committed
 
     def supersede(self, where: dict[str, Any], gen: int) -> None:
         """Mark the live rows that match as gone from generation `gen` on."""
@@ -134,4 +142,8 @@ class Versions:
             ids=[_STATE_ID], embeddings=[[1.0]], metadatas=[state]
         )
         for col in self.collections.with_rows():
-            col.delete(where={"gone": {"$lte": gen - self.gc_delay}})
+            self._collect(col, gen)
+
+    def _collect(self, col: Collection, committed: int) -> None:
+        """Delete the rows that no state a question may still use can see."""
+        col.delete(where={"gone": {"$lte": committed - self.gc_delay}})
