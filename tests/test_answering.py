@@ -39,6 +39,10 @@ def test_kind_language_and_splitting():
     assert q.kind("What are the total assets of the platform companies?") == "number"
     assert (q.kind("橡胶声纹库是跟谁一起做的？"), q.kind("Who is the director?")) == ("who", "who")
     assert (q.kind("祖籍在哪里？"), q.kind("Where is it?")) == ("where", "where")
+    # An English question asks with its first wh-word; a later one opens a clause.
+    assert q.kind("What did Stanley Yen do when he was 23?") == "fact"
+    assert q.kind("How old was he when he became head of the clan?") == "number"
+    assert q.kind("Which number is This Is Where I Came In among their albums?") != "where"
     assert language("How many?") == "en" and language("多少") == "zh"
     assert q.split_questions("下设几个子公司？平台公司资产总额是多少？") == [
         "下设几个子公司？",
@@ -114,6 +118,7 @@ def test_a_question_with_two_fact_words_asks_two_facts() -> None:
     assert q.asks_several("When and where was it founded?")
     assert not q.asks_several("中电光谷招商落户了多少家市场主体？")
     assert not q.asks_several("How many market entities has CEC Optics Valley attracted?")
+    assert not q.asks_several("How many people died when the bridge fell?")
 
 
 @pytest.mark.integration

@@ -34,7 +34,7 @@ KIND_PATTERNS: dict[str, re.Pattern[str]] = {
     ),
     "number": re.compile(
         r"多少|几个|几家|几本|几条|几项|几大|几年|多大|多高|数量|总额|规模"
-        r"|\bhow (many|much)\b|number of|\btotal\b|amount",
+        r"|\bhow (many|much|old)\b|number of|\btotal\b|amount",
         re.I,
     ),
     "who": re.compile(
@@ -95,11 +95,27 @@ def clean_question(text: str, max_chars: int) -> CleanQuestion:
     return CleanQuestion(text)
 
 
+_EN_WH = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how)\b", re.I)
+# A later wh-word joined by "and"/"or" asks too ("When and where was it founded?").
+_EN_CLAUSE_WH = re.compile(r"(?<!and )(?<!or )\b(?:when|where|who|whom|whose)\b", re.I)
+
+
+def main_clause(question: str) -> str:
+    """The question with the 'when', 'where' and 'who' after its first wh-word masked: an
+    English question asks with its first one, and a later one opens a clause ("What did he do
+    when he was 23?", "…which number is This Is Where I Came In?")."""
+    first = _EN_WH.search(question)
+    if first is None:
+        return question
+    return question[: first.end()] + _EN_CLAUSE_WH.sub("_", question[first.end() :])
+
+
 def kind(question: str) -> str:
     """The kind of answer wanted: 'overview', 'frequency', 'date', 'list', 'rank', 'number',
-    'who', 'where' or 'fact' (the first whose pattern the question matches)."""
+    'who', 'where' or 'fact' (the first whose pattern the question's main clause matches)."""
+    asked = main_clause(question)
     for name, pattern in KIND_PATTERNS.items():
-        if pattern.search(question):
+        if pattern.search(asked):
             return name
     return "fact"
 
@@ -114,7 +130,7 @@ _FACT_WH = re.compile(
 
 def asks_several(question: str) -> bool:
     """The question asks two facts or more (no one short answer states them)."""
-    return len(_FACT_WH.findall(question)) >= 2
+    return len(_FACT_WH.findall(main_clause(question))) >= 2
 
 
 def split_questions(text: str) -> list[str]:
