@@ -106,3 +106,22 @@ def test_an_english_question_no_word_of_which_translates_finds_a_latin_name_as_w
     assert weigh_terms("What is Kyllinga?", "en", index, translator) == []
     beside = weigh_terms("What is the goal of MIT OpenCourseWare?", "en", index, translator)
     assert [sorted(t.words) for t in beside] == [["目标"]]
+
+
+def test_readings_come_without_importing_pypinyin_and_equal_its_table():
+    """pypinyin's package import loads its phrase dictionary, a quarter second of every cold
+    English question: the readings are read from its table's module alone."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from ingest.text.pinyin import _readings, syllables; syllables(); "
+        "print('pypinyin' in sys.modules, len(_readings()))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    assert out.stdout.split() == ["False", str(len(pinyin_dict))]
+    from ingest.text.pinyin import _readings
+
+    assert _readings() == pinyin_dict

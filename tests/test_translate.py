@@ -58,3 +58,26 @@ def test_a_damaged_dictionary_cache_is_rebuilt(tmp_path, damage: bytes):
     cedict_entries.cache_clear()
     assert cedict_entries(tmp_path) == first
     assert len(cache.read_bytes()) > 1_000_000  # written again
+
+
+def test_the_reverse_lookup_is_kept_per_vocabulary(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """A cold English question loads the corpus's lookup instead of all of CC-CEDICT; a new
+    vocabulary gets its own, and the one of the old corpus goes."""
+    import assistant.answering.translate as tr
+
+    vocab = {"words": frozenset({"树木"})}
+    first = QueryTranslator(lambda: vocab["words"], cache_dir=tmp_path)
+    assert first.to_chinese("trees and roads") == "树木"
+    (kept,) = tmp_path.glob("reverse-*.marshal")
+
+    def unavailable(cache_dir=None):
+        raise AssertionError("CC-CEDICT was loaded although the lookup is cached")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(tr, "cedict_entries", unavailable)
+        again = QueryTranslator(lambda: vocab["words"], cache_dir=tmp_path)
+        assert again.to_chinese("trees and roads") == "树木"
+    vocab["words"] = frozenset({"树木", "道路"})
+    assert first.to_chinese("trees and roads") == "树木 道路"
+    (now,) = tmp_path.glob("reverse-*.marshal")
+    assert now != kept

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import marshal
 import os
@@ -189,6 +190,22 @@ class QueryTranslator:
             return self._reverse
 
     def _build(self, vocab: set[str]) -> dict[str, set[str]]:
+        """The reverse lookup of this corpus, kept in the cache folder per corpus vocabulary
+        (loading it takes 0.01 s; building it loads all of CC-CEDICT: 0.4 s of every cold
+        English question)."""
+        digest = hashlib.sha256("\n".join(sorted(vocab)).encode()).hexdigest()[:16]
+        name = f"reverse-{digest}"
+        reverse: dict[str, set[str]] = _cached(
+            self._cache_dir, name, lambda: self._reverse_of(vocab),
+            lambda v: isinstance(v, dict) and (bool(v) or not vocab),
+        )  # fmt: skip
+        if self._cache_dir is not None:  # the lookups of earlier corpus versions
+            for old in self._cache_dir.glob("reverse-*.marshal"):
+                if not old.name.startswith(f"{name}-"):
+                    old.unlink(missing_ok=True)
+        return reverse
+
+    def _reverse_of(self, vocab: set[str]) -> dict[str, set[str]]:
         reverse: dict[str, set[str]] = {}
         entries = cedict_entries(self._cache_dir)
         for simplified in vocab:

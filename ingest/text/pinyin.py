@@ -10,10 +10,12 @@ downloaded).
 from __future__ import annotations
 
 import functools
+import importlib.util
 import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 # A capitalised word of an English question, hyphens and apostrophes kept ("Li-yin", "Xi'an").
 _CAPITALISED = re.compile(r"[A-Z][a-zA-Z]*(?:['’\-][a-zA-Z]+)*")
@@ -21,12 +23,30 @@ _LONGEST_SYLLABLE = 6  # zhuang, shuang
 
 
 @functools.lru_cache(maxsize=1)
+def _readings() -> dict[int, str]:
+    """pypinyin's readings of each character (its `pinyin_dict`), loaded from its module file:
+    importing the package also loads its phrase dictionary, which nothing here uses (0.27 s of
+    every cold English question). Imported the usual way if pypinyin is laid out otherwise."""
+    try:
+        found = importlib.util.find_spec("pypinyin")
+        path = Path(found.origin or "").with_name("pinyin_dict.py") if found else None
+        spec = importlib.util.spec_from_file_location("_pypinyin_readings", path or "")
+        if spec is None or spec.loader is None:
+            raise ImportError("no pinyin_dict.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return dict(module.pinyin_dict)
+    except (ImportError, OSError, AttributeError):
+        from pypinyin.pinyin_dict import pinyin_dict
+
+        return dict(pinyin_dict)
+
+
+@functools.lru_cache(maxsize=1)
 def syllables() -> frozenset[str]:
     """Every toneless pinyin syllable pypinyin knows (about 410), ü written v."""
-    from pypinyin.pinyin_dict import pinyin_dict
-
     out: set[str] = set()
-    for readings in pinyin_dict.values():
+    for readings in _readings().values():
         out.update(_plain(r) for r in readings.split(","))
     return frozenset(s for s in out if s.isalpha())
 
@@ -59,10 +79,8 @@ def split_syllables(key: str) -> list[str] | None:
 
 @functools.lru_cache(maxsize=1)
 def _characters() -> dict[str, str]:
-    from pypinyin.pinyin_dict import pinyin_dict
-
     out: dict[str, list[str]] = {}
-    for code, readings in pinyin_dict.items():
+    for code, readings in _readings().items():
         if 0x4E00 <= code <= 0x9FFF:  # the common block: names are written in it
             for reading in dict.fromkeys(_plain(r) for r in readings.split(",")):
                 out.setdefault(reading, []).append(chr(code))
