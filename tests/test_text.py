@@ -119,6 +119,9 @@ def test_evidence_of_a_figure_a_date_a_frequency():
     assert quantities.has_number("新引进项目42个") and quantities.has_number("三个园区")
     assert not quantities.has_number("一年来，一个电话")
     assert quantities.has_date("2020年9月") and quantities.has_date("今年以来")
+    # Era years are dates; 一年 is a span (an era's first year is 元年, its eleventh 十一年).
+    assert all(map(quantities.has_date, ["宁康三年", "元年", "光绪十一年", "一九九五年"]))
+    assert not quantities.has_date("一年来，青岛开发区创新实施") and not quantities.has_date("一年级")
     assert quantities.has_frequency("每月召开一次") and not quantities.has_frequency("定期召开")
     assert quantities.has_figure_in("总投资350余亿元", "亿元")
     assert not quantities.has_figure_in("总投资350余亿元", "美元")

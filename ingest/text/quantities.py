@@ -19,7 +19,9 @@ _HAS_NUMBER = re.compile(
 # centuries and decades. Widened from 4-digit years after Wikipedia passages (CMRC): answerable
 # questions refused for a missing date went from 6 to 2, the zone set unchanged.
 _HAS_DATE = re.compile(
-    r"\d{1,4}年|\d{1,2}月|今年|去年|明年|\d{1,2}日|[元一二三四五六七八九十〇]+年|世纪|年代"
+    # 一年 is a span ("一年来"): the first year of an era is 元年, the eleventh 十一年.
+    r"\d{1,4}年|\d{1,2}月|今年|去年|明年|\d{1,2}日|(?<![元一二三四五六七八九十〇])(?!一年)"
+    r"[元一二三四五六七八九十〇]+年|世纪|年代"
 )
 _HAS_FREQUENCY = re.compile(
     r"每[天日周月季年]|每个?(星期|季度|工作日)|\d+次|[一两二三四五六七八九十]次|daily|weekly|monthly"
