@@ -139,9 +139,8 @@ class App:
         # ASSISTANT_LLM_ROLE=read: answers stay extractive; the model reads closer on demand.
         reader, llm = (llm, None) if s.reads_closer else (None, llm)
         decider = self.decider()
-        # Sentences are chosen by meaning only with the decision trained for this model: with
-        # all-MiniLM-L6-v2, blind to Chinese, choosing by its similarity took fact accuracy from
-        # 0.770 to 0.351 on the zone set (measured); they are chosen lexically.
+        # Sentences are chosen by meaning only with the decision trained for this model; with
+        # another (all-MiniLM-L6-v2 is blind to Chinese: eval/decisions.md), lexically.
         similarity = (
             StoredSimilarity(lambda: index.store, embeddings.embed_query)
             if decider.by_meaning and s.sentence_vectors

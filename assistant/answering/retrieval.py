@@ -75,11 +75,10 @@ class Search(Protocol):
 class HybridSearch:
     """Fuse dense and lexical rankings, drop chunks mostly covered by a better one, keep k.
 
-    The dense side embeds the question as asked (e5 reads Chinese and English alike); the
-    lexical side searches `part.search`, the question in the corpus's words (English keywords
-    translated, unused Chinese words expanded). Measured on the CMRC trial pool's English
-    questions (document hit@1 / hit@3): dense on the question 0.747 / 0.868, dense on the
-    expanded text 0.625 / 0.777. Written here rather than using langchain-classic's
+    The dense side embeds the question as asked (e5 reads Chinese and English alike; the
+    expanded text retrieves worse: eval/decisions.md); the lexical side searches
+    `part.search`, the question in the corpus's words (English keywords translated, unused
+    Chinese words expanded). Written here rather than using langchain-classic's
     EnsembleRetriever because fusion must also de-duplicate overlapping chunks and keep both
     scores for the answerer and the eval.
     """

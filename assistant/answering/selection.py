@@ -39,8 +39,8 @@ EVIDENCE: dict[str, Callable[[str], bool]] = {
 COVERAGE_WEIGHT = 0.06  # of the coverage outside the title (module docstring)
 KIND_WEIGHT = 0.02
 # English questions against Chinese sentences: e5 similarities spread about 3.7x less between
-# one question's candidates (median best-minus-median 0.015 against 0.056 on CMRC), so coverage
-# (of the translated terms) and kind weigh about 3.7x more.
+# one question's candidates (eval/decisions.md), so coverage (of the translated terms) and kind
+# weigh about 3.7x more.
 COVERAGE_WEIGHT_EN = 0.1
 KIND_WEIGHT_EN = 0.07
 # Without sentence vectors: coverage + RANK_BONUS/(1+rank) + kind bonus (the earlier scoring).
@@ -173,8 +173,8 @@ def names_a_thing(word: str, index: LexicalIndex) -> bool:
 
     Not when it holds a question word (哪些地方, 多长时间), starts or ends with a function
     character (a segmentation slip: 冈是, 松才), or derives from a word the articles hold (藏书量
-    of 藏书, 重要性 of 重要). On CMRC this cut the answerable questions it refused from 25 to 10,
-    and every negative it caught is still caught.
+    of 藏书, 重要性 of 重要): those refused answerable questions and caught no negative
+    (eval/decisions.md).
     """
     if _QUESTION_WORD.search(word) or word[0] in _FUNCTION_CHARS or word[-1] in _FUNCTION_CHARS:
         return False
