@@ -90,6 +90,13 @@ def test_english_figures():
         "6 (6个)",
         "more than 35 billion yuan (350余亿元)",
     ]
+    # A day is said too, also of a month whose year the text leaves out; no impossible date.
+    assert english_figures("该银行创立于1957年4月26日") == ["April 26, 1957 (1957年4月26日)"]
+    assert english_figures("于2008年8月15日及8月16日举行") == [
+        "August 15, 2008 (2008年8月15日)",
+        "August 16 (8月16日)",
+    ]
+    assert english_figures("13月45日") == []
 
 
 @pytest.mark.integration

@@ -142,9 +142,11 @@ def test_figures_and_dates_in_english():
         "3",
     ]
     assert quantities.dates("2019年11月，2020年") == [
-        ("2019年11月", 0, 2019, 11),
-        ("2020年", 9, 2020, None),
+        ("2019年11月", 0, 2019, 11, None),
+        ("2020年", 9, 2020, None, None),
     ]
+    assert quantities.dates("8月16日决赛") == [("8月16日", 0, None, 8, 16)]
+    assert quantities.english_date(None, 8, 16) == "August 16"
     assert quantities.english_date(2019, 11) == "November 2019"
 
 

@@ -151,9 +151,9 @@ def english_figures(text: str) -> list[str]:
     """The dates and figures of a Chinese sentence, said in English with the original beside."""
     out: list[str] = []
     taken: list[tuple[int, int]] = []
-    for written, start, year, month in dates(text):
-        out.append(f"{english_date(year, month)} ({written})")
-        taken.append((start, start + len(written)))
+    for d in dates(text):
+        out.append(f"{english_date(d.year, d.month, d.day)} ({d.written})")
+        taken.append((d.start, d.start + len(d.written)))
     for fig in figures(text):
         if not any(a <= fig.start < b for a, b in taken):
             out.append(f"{english_figure(fig)} ({fig.text})")

@@ -57,9 +57,9 @@ def glossed(text: str) -> str:
     ("近700亿元〔nearly 70 billion yuan〕"): for an English reader of Chinese passages."""
     notes: list[tuple[int, str]] = []
     taken: list[tuple[int, int]] = []
-    for written, start, year, month in dates(text):
-        notes.append((start + len(written), english_date(year, month)))
-        taken.append((start, start + len(written)))
+    for d in dates(text):
+        notes.append((d.start + len(d.written), english_date(d.year, d.month, d.day)))
+        taken.append((d.start, d.start + len(d.written)))
     for fig in figures(text):
         if not any(a <= fig.start < b for a, b in taken):
             notes.append((fig.start + len(fig.text), english_figure(fig)))

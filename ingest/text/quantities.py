@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 # A figure: digits, a Chinese numeral with a measure word (a lone 一 before a measure word is
 # usually idiom, not a figure: 一年来, 一个电话), or an ordinal (第二位).
@@ -27,7 +28,10 @@ _HAS_FREQUENCY = re.compile(
     r"每[天日周月季年]|每个?(星期|季度|工作日)|\d+次|[一两二三四五六七八九十]次|daily|weekly|monthly"
 )
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_DATE = re.compile(r"(\d{4})年(?:(\d{1,2})月(?:份)?)?")
+_DATE = re.compile(
+    r"(?P<year>\d{4})年(?:(?P<month>\d{1,2})月(?:份)?(?:(?P<day>\d{1,2})日)?)?"
+    r"|(?<![\d年])(?P<m>\d{1,2})月(?P<d>\d{1,2})日"  # a day of a month the text names no year of
+)
 _QUANTITY = re.compile(
     r"(?P<pre>近|超过|超|约|逾)?(?P<num>\d+(?:\.\d+)?)(?P<approx>余|多)?(?P<mult>万|亿)?"
     r"(?P<unit>元|家|个|项|条|本|公里|棵|%)?"
@@ -108,12 +112,31 @@ def figures(text: str) -> list[Figure]:
     return out
 
 
-def dates(text: str) -> list[tuple[str, int, int, int | None]]:
-    """(as written, start, year, month or None) of each '2020年' / '2020年11月' date."""
-    return [
-        (m[0], m.start(), int(m[1]), int(m[2]) if m[2] and 1 <= int(m[2]) <= 12 else None)
-        for m in _DATE.finditer(text)
-    ]
+class WrittenDate(NamedTuple):
+    """A date as a text writes it ('2020年11月', '8月16日'), and what it names."""
+
+    written: str
+    start: int
+    year: int | None
+    month: int | None
+    day: int | None
+
+
+def dates(text: str) -> list[WrittenDate]:
+    """Each '2020年' / '2020年11月' / '1991年12月21日' / '8月16日' date of the text."""
+    out = []
+    for m in _DATE.finditer(text):
+        month = int(m["month"] or m["m"] or 0)
+        day = int(m["day"] or m["d"] or 0)
+        if not 1 <= month <= 12:
+            month = day = 0
+        if not 1 <= day <= 31:
+            day = 0
+        if m["year"] is None and not day:
+            continue  # "13月45日" names no date
+        year = int(m["year"]) if m["year"] else None
+        out.append(WrittenDate(m[0], m.start(), year, month or None, day or None))
+    return out
 
 
 # An amount as either language writes it: a qualifier, the number, a scale, a unit.
@@ -198,9 +221,15 @@ def english_figure(figure: Figure) -> str:
     return f"{lead}{amount}{_EN_UNITS.get(figure.unit, '')}"
 
 
-def english_date(year: int, month: int | None) -> str:
-    """'November 2020' or '2020'."""
-    return f"{_MONTHS.split()[month - 1]} {year}" if month else str(year)
+def english_date(year: int | None, month: int | None, day: int | None = None) -> str:
+    """'2020', 'November 2020', 'December 21, 1991' or 'August 16'."""
+    if not month:
+        return str(year or "")
+    name = _MONTHS.split()[month - 1]
+    said = f"{name} {day}" if day else name
+    if year is None:
+        return said
+    return f"{said}, {year}" if day else f"{said} {year}"
 
 
 # --- spans of figures, dates and frequencies (what a short answer quotes) ---------------------
