@@ -7,7 +7,7 @@ import re
 import pytest
 
 from assistant.answering import question as q
-from assistant.answering.answer import english_figures
+from assistant.answering.answer import english_figures, english_short
 from assistant.errors import InvalidQuestionError
 from ingest.text.width import language
 from tests.conftest import ARTICLE
@@ -97,6 +97,17 @@ def test_english_figures():
         "August 16 (8月16日)",
     ]
     assert english_figures("13月45日") == []
+
+
+def test_an_english_short_answer_of_two_joined_dates_says_both():
+    from assistant.answering.short_answer import Short, cut_short
+
+    sentence = "男子100米比赛于2008年8月15日及8月16日在北京国家体育场举行。"
+    short = cut_short("When was the men's 100 metres held?", sentence, "date", [], "en")
+    assert short.text == "2008年8月15日及8月16日"  # both days, not the second alone
+    assert english_short(short) == "August 15, 2008 and August 16 (2008年8月15日及8月16日)"
+    assert english_short(Short("1990年至1995年", "figure")) == "1990 to 1995 (1990年至1995年)"
+    assert english_short(Short("350余亿元", "figure")) == "more than 35 billion yuan (350余亿元)"
 
 
 @pytest.mark.integration

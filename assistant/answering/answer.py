@@ -144,6 +144,16 @@ def english_short(short: Short) -> str:
         said = english_figures(short.text)
         if len(said) == 1:
             return said[0]
+        two = dates(short.text)
+        if (
+            len(two) == 2
+            and two[0].start == 0
+            and two[1].start + len(two[1].written) == len(short.text)
+        ):
+            joiner = short.text[len(two[0].written) : two[1].start]
+            word = {"及": "and", "和": "and"}.get(joiner, "to")
+            a, b = (english_date(d.year, d.month, d.day) for d in two)
+            return f"{a} {word} {b} ({short.text})"
     return short.text
 
 

@@ -265,7 +265,8 @@ _ONE_DATE = (
     r"|\d{1,2}世纪(?:\d0年代)?(?:[初中末]期?)?|\d{2,4}年代|[一二两三四五六七八九十〇零]{2,4}年"
     r"|今年|去年|明年"
 )
-DATE_SPAN = re.compile(rf"(?:{_ONE_DATE})(?:(?:至|到|—|-|–)(?:{_ONE_DATE}))?")
+# Two dates joined are one answer: a span ("1990年至1995年") or both days ("8月15日及8月16日").
+DATE_SPAN = re.compile(rf"(?:{_ONE_DATE})(?:(?:至|到|—|-|–|及|和)(?:{_ONE_DATE}))?")
 FREQUENCY_SPAN = re.compile(
     r"每[天日周月季年]|每个?(?:星期|季度|工作日|月|年)|一年一度|\d+年一次|\d+次"
     r"|[一两二三四五六七八九十]次|定期"
