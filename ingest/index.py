@@ -214,11 +214,12 @@ class KnowledgeIndex:
             store = ChunkStore(client, self.name, self.build, checkpoint_s=self.checkpoint_s)
             done = False
             try:
-                # Before anything may be published from it, even by a session that changes
-                # nothing: a killed writer's leftovers would be in the copy.
-                store.tidy()
                 yield store
                 store.commit()  # not reached when the block fails: the session is discarded
+                if not store.changed:
+                    # A session's first write tidies what a killed writer left (Versions.session);
+                    # one that wrote nothing may still publish the master, so it tidies here.
+                    store.tidy()
                 committed = str(store.state().gen)
                 done = True
             finally:
