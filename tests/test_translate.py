@@ -60,6 +60,30 @@ def test_a_damaged_dictionary_cache_is_rebuilt(tmp_path, damage: bytes):
     assert len(cache.read_bytes()) > 1_000_000  # written again
 
 
+def test_one_word_is_looked_up_in_a_kept_table_that_a_damage_remakes(tmp_path, monkeypatch):
+    """A Chinese question's unknown word is looked up in a SQLite copy of CC-CEDICT in the
+    cache folder, not in the whole dictionary loaded; a damaged copy is made again."""
+    import assistant.answering.translate as tr
+
+    whole = tr.cedict_entries(tmp_path)
+    assert tr.definitions_of("种树", tmp_path) == whole["种树"]
+    (table,) = tmp_path.glob("cedict-*.sqlite")
+    QueryTranslator(lambda: VOCAB, cache_dir=tmp_path).to_chinese("trees")  # its lookup, kept
+
+    def unavailable(cache_dir=None):
+        raise AssertionError("all of CC-CEDICT was loaded for one word")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(tr, "cedict_entries", unavailable)
+        translator = QueryTranslator(lambda: VOCAB, cache_dir=tmp_path)
+        assert translator.synonyms("种树") == frozenset({"树木"})
+        assert tr.definitions_of("没有这个词", tmp_path) == []
+    table.write_bytes(b"not a database")
+    tr._definitions_table.cache_clear()
+    assert tr.definitions_of("小路", tmp_path) == whole["小路"]
+    assert table.stat().st_size > 1_000_000  # made again
+
+
 def test_the_reverse_lookup_is_kept_per_vocabulary(tmp_path, monkeypatch: pytest.MonkeyPatch):
     """A cold English question loads the corpus's lookup instead of all of CC-CEDICT; a new
     vocabulary gets its own, and the one of the old corpus goes."""
