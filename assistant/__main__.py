@@ -1,5 +1,5 @@
 """Run the command-line interface: python -m assistant."""
 
-from assistant.cli import main
+from assistant.cli import run
 
-main()
+run()

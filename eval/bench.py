@@ -5,12 +5,15 @@ from __future__ import annotations
 import random
 import resource
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from assistant.app import App, build_app
 from assistant.settings import Settings
+from eval.errors import EvalError
 from eval.metrics import percentile
 from ingest.text.sentences import split_sentences
 
@@ -150,3 +153,31 @@ def bench_answer(app: App, questions: list[str], repeat: int = 3) -> dict[str, A
         "bare_search_p95_ms": round(percentile(bare_ms, 95), 2),
         "ratio_p50": round(percentile(ask_ms, 50) / percentile(bare_ms, 50), 2),
     }
+
+
+def bench_cold(questions: list[str], repeat: int = 5) -> dict[str, Any]:
+    """A cold `ask`: a new process per question, as a user's first command line runs it, from
+    its start to its end (imports, models, dictionaries and the answer), wall and CPU time."""
+    per_question = []
+    for text in questions:
+        wall_ms, cpu_ms = [], []
+        for _ in range(repeat):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-m", "assistant", "ask", text],
+                capture_output=True, text=True, check=False, timeout=120,
+            )  # fmt: skip
+            wall_ms.append((time.perf_counter() - t0) * 1000)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu_ms.append((after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+                          * 1000)  # fmt: skip
+            if done.returncode != 0:
+                raise EvalError(f"ask failed: {done.stderr.strip().splitlines()[-1:]}")
+        per_question.append({
+            "question": text,
+            "wall_p50_ms": round(percentile(wall_ms, 50)),
+            "wall_min_ms": round(min(wall_ms)),
+            "cpu_p50_ms": round(percentile(cpu_ms, 50)),
+        })  # fmt: skip
+    return {"repeat": repeat, "questions": per_question}

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,6 +88,33 @@ def test_plain_ask_prints_answer_then_references(article_settings):
     assert short == "6个"  # the asked fact comes first, when the decision is confident of it
     assert "6个子公司" in first and first.endswith("[1]")
     assert second.startswith("  [1] 000_a43dbe5c9c0e2b82.txt (再领改革之先，勇立开放潮头): ")
+
+
+@pytest.mark.integration
+def test_a_command_line_ask_ends_at_once_with_its_whole_output(article_settings):
+    """`python -m assistant ask` (as the console script) ends without tearing the interpreter
+    down: all it printed still arrives whole, through a pipe, and a refused question's exit code
+    is kept."""
+    env = {**os.environ, **env_for(article_settings)}
+    ask = [sys.executable, "-m", "assistant", "ask"]
+    done = subprocess.run([*ask, "--json", QUESTION, "平台公司资产总额是多少？"], env=env,
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    first, second = (json.loads(line) for line in done.stdout.splitlines())
+    assert "1900" in first["answer"] and "700" in second["answer"]
+    bad = subprocess.run([*ask, "   "], env=env, capture_output=True, text=True, timeout=120)
+    assert (bad.returncode, bad.stderr) == (2, "Error: the question is empty; ask something "
+                                                "about the articles\n")  # fmt: skip
+
+
+@pytest.mark.integration
+def test_bench_cold_reports_a_new_process_per_question(article_settings):
+    code, out, _ = invoke(["bench", "cold", "--repeat", "1", QUESTION], env_for(article_settings))
+    assert code == 0
+    report = json.loads(out)
+    (row,) = report["questions"]
+    assert row["question"] == QUESTION and row["wall_p50_ms"] >= row["wall_min_ms"] > 0
+    assert row["cpu_p50_ms"] > 0
 
 
 @pytest.mark.parametrize(
