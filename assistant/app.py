@@ -14,16 +14,6 @@ from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.answering.answer import ExtractiveAnswerer
-from assistant.answering.archive import ArchiveOf
-from assistant.answering.decision import Decider
-from assistant.answering.decision.learned import LearnedDecider
-from assistant.answering.decision.model import DEFAULT_PARAMS, load_decision
-from assistant.answering.decision.rules import RuleDecider
-from assistant.answering.pipeline import Answerer, Assistant
-from assistant.answering.retrieval import article_contexts, build_search
-from assistant.answering.selection import StoredSimilarity
-from assistant.answering.translate import QueryTranslator
 from assistant.embeddings import (
     CrossEncoderScorer,
     QueryCachingEmbeddings,
@@ -31,17 +21,19 @@ from assistant.embeddings import (
     build_embeddings,
 )
 from assistant.errors import ProfileError, SettingsError
-from assistant.llm.reading import closer_passages
 from assistant.profile import KnowledgeProfile, load_profile
 from assistant.settings import Settings
 from ingest.generations import Generations
 from ingest.index import KnowledgeIndex
 from ingest.pipeline import IngestOptions, IngestSummary, Progress, ingest_paths
 from ingest.store import BuildRecord, open_embedded, open_server
-from ingest.text.tokens import tokenize
 
+# The answering side is imported where the assistant is built: an ingest or admin process
+# never loads it (LangChain's retrievers and their tracers: 0.5 s of each cold ingest).
 if TYPE_CHECKING:
     from assistant.admin import KnowledgeAdmin
+    from assistant.answering.decision import Decider
+    from assistant.answering.pipeline import Assistant
     from assistant.llm.answerer import LLMAnswerer
 
 
@@ -116,6 +108,15 @@ class App:
     @cached_property
     def assistant(self) -> Assistant:
         """The assistant; raises NoIndexError or IndexMismatchError before any model loads."""
+        from assistant.answering.answer import ExtractiveAnswerer
+        from assistant.answering.archive import ArchiveOf
+        from assistant.answering.pipeline import Answerer, Assistant
+        from assistant.answering.retrieval import article_contexts, build_search
+        from assistant.answering.selection import StoredSimilarity
+        from assistant.answering.translate import QueryTranslator
+        from assistant.llm.reading import closer_passages
+        from ingest.text.tokens import tokenize
+
         s, index = self.settings, self.index
         index.store.check_compatible()
         embeddings = self.embeddings("query")
@@ -197,6 +198,10 @@ class App:
         """The learned decision when its parameters were trained for this embedding model and
         the index holds sentence vectors; the lexical rules otherwise (parameters named in
         ASSISTANT_DECISION_PARAMS for another model are an error, not a silent fallback)."""
+        from assistant.answering.decision.learned import LearnedDecider
+        from assistant.answering.decision.model import DEFAULT_PARAMS, load_decision
+        from assistant.answering.decision.rules import RuleDecider
+
         if self._decider is not None:
             return self._decider
         s = self.settings
@@ -224,6 +229,8 @@ class App:
     @property
     def description(self) -> str:
         """Which answerer and models are in use (shown in the chat; no addresses or secrets)."""
+        from assistant.answering.answer import ExtractiveAnswerer
+
         s = self.settings
         answerer = f"llm ({s.llm_model})" if s.answerer == "llm" else ExtractiveAnswerer.name
         text = f"answerer: {answerer}; embedding model: {s.embedding_model}"
