@@ -46,13 +46,12 @@ browser:
 
 # Tests in TEST_WORKERS processes (pytest-xdist; 0 runs them in this one): 2 on a developer's
 # machine (every test has its own temp folders and ports; a file's tests share a worker, so its
-# fixtures are made once; the files of the tests marked `first` start first, in the order
-# collected: xdist's default reorder, by number of tests, put the slowest file last), serial in CI,
+# fixtures are made once; the slowest start first), serial in CI,
 # where time is not short: in 1 of 4 parallel runs at stop 26 a browser test waited over 30 s for
 # an answer while the other worker ran the eval, not seen in the runs since.
 TEST_WORKERS ?= $(if $(CI),0,2)
 test: setup browser
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: setup
 	$(BIN)/ruff check assistant ingest eval tests

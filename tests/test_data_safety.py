@@ -108,7 +108,6 @@ def damage(path: Path) -> None:
         db.write(bytes(range(256)) * 16)
 
 
-@pytest.mark.first
 @pytest.mark.integration
 def test_a_damaged_store_is_one_line_and_rebuild_replaces_it(kb: Path):
     data = kb / "data"

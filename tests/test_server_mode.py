@@ -51,7 +51,6 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.first
 @pytest.mark.server
 @pytest.mark.integration
 def test_two_app_processes_share_one_server(tmp_path: Path, chroma: ChromaServer) -> None:
