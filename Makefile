@@ -46,13 +46,15 @@ browser:
 
 # Tests in TEST_WORKERS processes (pytest-xdist; 0 runs them in this one): 2 on a developer's
 # machine (every test has its own temp folders and ports; a file's tests share a worker, so its
-# fixtures are made once; xdist hands out the files with the most tests first, which spreads the
-# slow ones among light ones: starting the slowest together made a fresh run 8% slower), serial in CI,
+# fixtures are made once; the file of the tests marked `first`, the open-book gates (90 s), starts
+# first and the others follow in order, among light ones: xdist's own order, most tests first,
+# ran that file last, alone, and starting all slow files together made a fresh run 8% slower),
+# serial in CI,
 # where time is not short: in 1 of 4 parallel runs at stop 26 a browser test waited over 30 s for
 # an answer while the other worker ran the eval, not seen in the runs since.
 TEST_WORKERS ?= $(if $(CI),0,2)
 test: setup browser
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint: setup
 	$(BIN)/ruff check assistant ingest eval tests

@@ -64,7 +64,6 @@ def classify(question: str, result: dict[str, Any]) -> str:
 
 @pytest.mark.server
 @pytest.mark.integration
-@pytest.mark.first
 def test_cli_ingest_while_serving(tmp_path: Path) -> None:
     from gradio_client import Client
 

@@ -101,7 +101,6 @@ def test_a_short_answer_states_a_clause_long_gold_span_by_its_core() -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.first
 def test_train_writes_parameters_with_their_data_hash_and_calibration(
     tmp_path: Path, article_settings
 ) -> None:
