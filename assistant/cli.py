@@ -41,6 +41,11 @@ def friendly_errors(func: F) -> F:
             raise
         except UserError as exc:
             fail(str(exc), 2)
+        except BrokenPipeError:
+            # The reader of the output went away (`| head`): nothing is wrong with the data,
+            # and nothing more can be said (Python's advice: stdout to devnull, then exit).
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
         except OSError as exc:
             logger.info("operating-system error", exc_info=True)
             fail(os_problem(exc), 2)
@@ -126,8 +131,11 @@ def run() -> None:
             raise
         code = done.code if isinstance(done.code, int) else 0 if done.code is None else 1
         logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except OSError:  # a reader that went away (`| head`): nothing more can be said
+                pass
         os._exit(code)
 
 

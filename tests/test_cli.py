@@ -108,6 +108,22 @@ def test_a_command_line_ask_ends_at_once_with_its_whole_output(article_settings)
 
 
 @pytest.mark.integration
+def test_a_reader_that_goes_away_is_no_error(article_settings):
+    """`ask --json ... | head -c 100`: the output's reader closes the pipe while answers are
+    still being written (more than a pipe holds): the command stops with no error line."""
+    env = {**os.environ, **env_for(article_settings)}
+    questions = [QUESTION, "平台公司资产总额是多少？"] * 15
+    with subprocess.Popen([sys.executable, "-m", "assistant", "ask", "--json", *questions],
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:  # fmt: skip
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.read(100).startswith(b'{"question"')
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=120) == 1
+    assert "Error" not in err and "Traceback" not in err, err
+
+
+@pytest.mark.integration
 def test_bench_cold_reports_a_new_process_per_question(article_settings):
     code, out, _ = invoke(["bench", "cold", "--repeat", "1", QUESTION], env_for(article_settings))
     assert code == 0
