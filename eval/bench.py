@@ -173,7 +173,8 @@ def bench_cold(questions: list[str], repeat: int = 5) -> dict[str, Any]:
             cpu_ms.append((after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
                           * 1000)  # fmt: skip
             if done.returncode != 0:
-                raise EvalError(f"ask failed: {done.stderr.strip().splitlines()[-1:]}")
+                said = done.stderr.strip().splitlines()
+                raise EvalError(f"ask failed: {said[-1] if said else f'exit {done.returncode}'}")
         per_question.append({
             "question": text,
             "wall_p50_ms": round(percentile(wall_ms, 50)),

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ingest.text.cached import cached
+from ingest.text.cached import cached, kept_path
 from ingest.text.pinyin import Spelled, characters, spelled_names, split_syllables
 from ingest.text.tokens import question_terms
 
@@ -113,8 +113,7 @@ def _read_only(path: Path) -> sqlite3.Connection:
 def _definitions_table(cache_dir: Path) -> Path | None:
     """The SQLite copy of CC-CEDICT in `cache_dir`, made when missing or unreadable (None when
     it cannot be written: a read-only data folder still answers)."""
-    stat = _cedict_path().stat()
-    path = cache_dir / f"cedict-v2-{stat.st_size}-{stat.st_mtime_ns}.sqlite"
+    path = kept_path(cache_dir, "cedict-v2", _cedict_path(), ".sqlite")
     try:
         with closing(_read_only(path)) as db:
             if db.execute("SELECT count(*) FROM entries").fetchone()[0] > 0:

@@ -27,8 +27,7 @@ def cached(
     """`build()`, kept in `cache_dir` as a marshal file named after `name` and `source`."""
     if cache_dir is None:
         return build()
-    stat = source.stat()
-    cache = cache_dir / f"{name}-{stat.st_size}-{stat.st_mtime_ns}.marshal"
+    cache = kept_path(cache_dir, name, source, ".marshal")
     value = load_whole(cache)
     # A damaged file can still load as some other value: anything but what `build` makes is
     # rebuilt (a dictionary cache that loaded as an int took every question down).
@@ -45,6 +44,13 @@ def cached(
     except OSError as exc:  # a read-only folder still answers
         logger.info("cannot keep %s in %s: %s", name, cache_dir, exc)
     return value
+
+
+def kept_path(cache_dir: Path, name: str, source: Path, suffix: str) -> Path:
+    """Where a table derived from `source` is kept: named after the source's size and time, so
+    that a new release of it is derived anew."""
+    stat = source.stat()
+    return cache_dir / f"{name}-{stat.st_size}-{stat.st_mtime_ns}{suffix}"
 
 
 def load_whole(path: Path) -> Any:
