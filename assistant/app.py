@@ -133,8 +133,9 @@ class App:
         translator = QueryTranslator(
             lambda: index.lexical().vocabulary,
             self.profile.glossary,
-            s.data_dir / "cache",
+            s.cache_dir,
             spelled=lambda options: index.lexical().spelled(options),
+            dictionary_dir=s.dictionary_dir,
         )
         llm = self._llm(translator.groups)
         # ASSISTANT_LLM_ROLE=read: answers stay extractive; the model reads closer on demand.

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ASSISTANT_", frozen=True, extra="ignore")
 
     data_dir: Path = Path("data")  # the index, caches and feedback
+    # Tables derived from the packaged dictionaries (CC-CEDICT): the same for every knowledge
+    # base, so data folders may share one (default: data_dir/cache; see dictionary_dir).
+    dictionary_cache: Path | None = None
     knowledge_dir: Path = Path("knowledge")
     # The knowledge base's profile (title, examples, glossary); default: knowledge_dir/profile.toml.
     profile: Path | None = None
@@ -150,6 +153,16 @@ class Settings(BaseSettings):
     def published_dir(self) -> Path:
         """Where the published copies of the embedded store live (what questions read)."""
         return self.data_dir / "published"
+
+    @property
+    def cache_dir(self) -> Path:
+        """What is derived from this knowledge base to answer faster (the English lookup)."""
+        return self.data_dir / "cache"
+
+    @property
+    def dictionary_dir(self) -> Path:
+        """Where the tables derived from the packaged dictionaries are kept."""
+        return self.dictionary_cache or self.cache_dir
 
     @property
     def lexical_dir(self) -> Path:

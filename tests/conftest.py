@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,22 @@ ASK_JSON_KEYS = ["question", "short_answer", "answer", "refused", "citations", "
 # The long forms (kill loops, soak, scale, load) run in CI and with ZONE_TEST_LONG=1; a
 # developer's `make test` skips them (issue 21: a five-minute loop).
 LONG = os.environ.get("CI") == "true" or os.environ.get("ZONE_TEST_LONG") == "1"
+
+
+_SHARED_DICTIONARIES = "ZONE_TEST_DICTIONARY_CACHE"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One folder per run, shared by every test and worker, for the tables derived from the
+    packaged dictionaries (ASSISTANT_DICTIONARY_CACHE): with each test's own data folder every
+    test derived them again, about 45 s of a run's CPU (measured). The first process makes it
+    (xdist's workers inherit the variable) and removes it at the end."""
+    shared = os.environ.get(_SHARED_DICTIONARIES)
+    if shared is None:
+        shared = tempfile.mkdtemp(prefix="zone-dictionaries-")
+        os.environ[_SHARED_DICTIONARIES] = shared
+        config.add_cleanup(lambda: shutil.rmtree(shared, ignore_errors=True))
+    os.environ["ASSISTANT_DICTIONARY_CACHE"] = shared
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

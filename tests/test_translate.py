@@ -105,3 +105,26 @@ def test_the_reverse_lookup_is_kept_per_vocabulary(tmp_path, monkeypatch: pytest
     assert first.to_chinese("trees and roads") == "树木 道路"
     (now,) = tmp_path.glob("reverse-*.marshal")
     assert now != kept
+
+
+@pytest.mark.integration
+def test_data_folders_share_the_dictionary_tables_and_keep_their_own_lookup(
+    tmp_path, mini_corpus
+):
+    """ASSISTANT_DICTIONARY_CACHE: the tables derived from CC-CEDICT go to the shared folder
+    (every knowledge base would derive the same); each data folder keeps its corpus's lookup."""
+    from tests.conftest import make_app
+
+    shared = tmp_path / "dictionaries"
+    for name in ("a", "b"):
+        app = make_app(tmp_path / name, mini_corpus, dictionary_cache=shared)
+        try:
+            assert app.ingest().exit_code == 0
+            app.assistant.ask("How many trees are in the forest park?")
+            app.assistant.ask("小路有多长？")  # a word no article uses: looked up in the table
+        finally:
+            app.close()
+        assert len(list((tmp_path / name / "cache").glob("reverse-*.marshal"))) == 1
+        assert not list((tmp_path / name / "cache").glob("cedict-*"))
+    assert {p.suffix for p in shared.glob("cedict-*")} == {".marshal", ".sqlite"}
+    assert make_app(tmp_path / "c", mini_corpus).settings.dictionary_dir == tmp_path / "c/cache"

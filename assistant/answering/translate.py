@@ -198,8 +198,13 @@ class QueryTranslator:
         glossary: Mapping[str, Sequence[str]] | None = None,
         cache_dir: Path | None = None,
         spelled: Callable[[Sequence[str]], list[str]] | None = None,
+        dictionary_dir: Path | None = None,
     ) -> None:
+        # This corpus's lookup is kept in `cache_dir`; the tables derived from CC-CEDICT alone,
+        # the same for every corpus, in `dictionary_dir` (default: `cache_dir`), which several
+        # corpora may share.
         self._cache_dir = cache_dir
+        self._dictionaries = dictionary_dir or cache_dir
         # `vocabulary` returns the same object while the corpus is unchanged (the lexical
         # index's), so the reverse lookup is rebuilt only when the corpus changes.
         self._vocabulary = vocabulary
@@ -237,7 +242,7 @@ class QueryTranslator:
 
     def _reverse_of(self, vocab: set[str]) -> dict[str, set[str]]:
         reverse: dict[str, set[str]] = {}
-        entries = cedict_entries(self._cache_dir)
+        entries = cedict_entries(self._dictionaries)
         for simplified in vocab:
             definitions = entries.get(simplified, ())
             if definitions:
@@ -253,7 +258,7 @@ class QueryTranslator:
         if self._spelled is None:
             return []
         out = []
-        for spelled in spelled_names(english, english_words(self._cache_dir)):
+        for spelled in spelled_names(english, english_words(self._dictionaries)):
             found: list[str] = []
             for key in spelled.keys:  # the whole name first, then a given name alone
                 syllables = split_syllables(key) or []
@@ -293,7 +298,7 @@ class QueryTranslator:
         """The English words of a question that the dictionary knows but no corpus word
         translates ("mars" with no 火星 in the articles): what the articles do not talk about."""
         reverse = self._reverse_index()
-        known = english_words(self._cache_dir)
+        known = english_words(self._dictionaries)
         glossed = " ".join(p for p, _ in self._glossary if p in english.lower())
         return [
             word
@@ -311,7 +316,7 @@ class QueryTranslator:
         A round trip through CC-CEDICT, for question words that no article uses: it lets a
         paraphrased question reach the article's own wording.
         """
-        definitions = definitions_of(word, self._cache_dir)
+        definitions = definitions_of(word, self._dictionaries)
         reverse = self._reverse_index()
         found: list[str] = []
         for definition in definitions:
