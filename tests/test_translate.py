@@ -108,9 +108,7 @@ def test_the_reverse_lookup_is_kept_per_vocabulary(tmp_path, monkeypatch: pytest
 
 
 @pytest.mark.integration
-def test_data_folders_share_the_dictionary_tables_and_keep_their_own_lookup(
-    tmp_path, mini_corpus
-):
+def test_data_folders_share_the_dictionary_tables_and_keep_their_own_lookup(tmp_path, mini_corpus):
     """ASSISTANT_DICTIONARY_CACHE: the tables derived from CC-CEDICT go to the shared folder
     (every knowledge base would derive the same); each data folder keeps its corpus's lookup."""
     from tests.conftest import make_app
