@@ -98,7 +98,9 @@ def test_cli_ingest_while_serving(tmp_path: Path) -> None:
         ]
         for thread in clients:
             thread.start()
-        time.sleep(5)
+        deadline = time.monotonic() + 60
+        while len(results) < len(clients) and time.monotonic() < deadline:
+            time.sleep(0.2)  # until the clients are answered from the old state
         knowledge = tmp_path / "knowledge"
         (knowledge / "harbor.txt").write_text(
             (knowledge / "harbor.txt").read_text(encoding="utf-8").replace("42个", "50个"),
