@@ -45,10 +45,9 @@ def _readings() -> dict[int, str]:
 @functools.lru_cache(maxsize=1)
 def syllables() -> frozenset[str]:
     """Every toneless pinyin syllable pypinyin knows (about 410), ü written v."""
-    out: set[str] = set()
-    for readings in _readings().values():
-        out.update(_plain(r) for r in readings.split(","))
-    return frozenset(s for s in out if s.isalpha())
+    # The 42k characters share about 1,500 readings: each is stripped of its tone once.
+    readings = {r for line in _readings().values() for r in line.split(",")}
+    return frozenset(s for s in map(_plain, readings) if s.isalpha())
 
 
 def _plain(reading: str) -> str:
@@ -80,9 +79,11 @@ def split_syllables(key: str) -> list[str] | None:
 @functools.lru_cache(maxsize=1)
 def _characters() -> dict[str, str]:
     out: dict[str, list[str]] = {}
+    plain: dict[str, str] = {}  # each of the ~1,500 readings stripped of its tone once
     for code, readings in _readings().items():
         if 0x4E00 <= code <= 0x9FFF:  # the common block: names are written in it
-            for reading in dict.fromkeys(_plain(r) for r in readings.split(",")):
+            toneless = (plain.get(r) or plain.setdefault(r, _plain(r)) for r in readings.split(","))
+            for reading in dict.fromkeys(toneless):
                 out.setdefault(reading, []).append(chr(code))
     return {syllable: "".join(chars) for syllable, chars in out.items()}
 
