@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.embeddings import (
     CrossEncoderScorer,
+    PassageCache,
     QueryCachingEmbeddings,
     backend_of,
     build_embeddings,
@@ -80,6 +81,12 @@ class App:
                     self.settings.embedding_model, threads, self.settings.embedding_batch_size
                 )
                 model.max_query_chars = self.settings.max_analyzed_chars
+                if purpose == "ingest":
+                    name = self.settings.embedding_model
+                    model.passages = PassageCache(
+                        self.settings.embedding_cache_dir / "passages-v1.sqlite",
+                        f"{name}\0{backend_of(name)}",
+                    )
                 self._embeddings[purpose] = model
             return self._embeddings[purpose]
 

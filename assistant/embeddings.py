@@ -7,11 +7,16 @@ or a local folder), which needs torch.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import logging
 import os
+import sqlite3
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,10 +69,22 @@ class QueryCachingEmbeddings(Embeddings):
     """
 
     max_query_chars: int | None = None
+    # Passage vectors kept across runs (App.embeddings sets it for ingesting): a rebuild, or a
+    # text that several articles or data folders hold, is not embedded again.
+    passages: PassageCache | None = None
 
     def __init__(self) -> None:
         self._queries: OrderedDict[str, list[float]] = OrderedDict()
         self._query_lock = threading.Lock()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed passages (kept ones from `passages`)."""
+        if self.passages is None:
+            return self._embed_documents(texts)
+        return self.passages.embed(texts, self._embed_documents)
+
+    def _embed_documents(self, texts: list[str]) -> list[list[float]]:
+        raise NotImplementedError
 
     def embed_query(self, text: str) -> list[float]:
         """Embed one query (a recent one comes from the cache)."""
@@ -97,6 +114,89 @@ class QueryCachingEmbeddings(Embeddings):
         """Load the model now instead of on the first query."""
 
 
+class PassageCache:
+    """Passage vectors kept in a SQLite file, keyed by the model, its backend and the text.
+
+    Written here rather than taken from LangChain (CacheBackedEmbeddings lives in the
+    langchain-classic package, and its file store writes one file per text, not atomically):
+    SQLite lets several processes (ingests, the tests' workers) share the file safely. The
+    vectors come back exactly as computed (float32). A file that cannot be read or written is
+    said once in the log and the vectors are computed; a cache never fails an ingest. Rows not
+    used for `keep_days` are dropped when the cache is opened.
+    """
+
+    keep_days = 90
+
+    def __init__(self, path: Path, namespace: str) -> None:
+        self.path = path
+        self.namespace = namespace
+        self._broken = False
+        self._pruned = False
+
+    def _key(self, text: str) -> str:
+        return hashlib.sha256(f"{self.namespace}\0{text}".encode()).hexdigest()
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=60)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS passages "
+            "(key TEXT PRIMARY KEY, vector BLOB NOT NULL, used INTEGER NOT NULL)"
+        )
+        return db
+
+    def embed(
+        self, texts: list[str], compute: Callable[[list[str]], list[list[float]]]
+    ) -> list[list[float]]:
+        """The vectors of `texts`: kept ones read, the others computed and kept."""
+        import numpy as np
+
+        if self._broken or not texts:
+            return compute(texts)
+        keys = [self._key(t) for t in texts]
+        today = int(time.time() // 86400)
+        try:
+            with closing(self._connect()) as db, db:
+                if not self._pruned:
+                    db.execute("DELETE FROM passages WHERE used < ?", (today - self.keep_days,))
+                    self._pruned = True
+                found: dict[str, list[float]] = {}
+                unique = list(dict.fromkeys(keys))
+                for start in range(0, len(unique), 500):
+                    part = unique[start : start + 500]
+                    marks = ",".join("?" * len(part))
+                    for key, blob in db.execute(
+                        f"SELECT key, vector FROM passages WHERE key IN ({marks})", part
+                    ):
+                        found[key] = np.frombuffer(blob, dtype=np.float32).tolist()
+                    db.execute(f"UPDATE passages SET used = ? WHERE key IN ({marks})",
+                               (today, *part))  # fmt: skip
+        except (OSError, sqlite3.Error) as exc:
+            self._give_up(exc)
+            return compute(texts)
+        missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in found}
+        if missing:
+            vectors = compute(list(missing.values()))
+            rows = []
+            for key, vector in zip(missing, vectors, strict=True):
+                found[key] = vector
+                rows.append((key, np.asarray(vector, dtype=np.float32).tobytes(), today))
+            try:
+                with closing(self._connect()) as db, db:
+                    db.executemany("INSERT OR IGNORE INTO passages VALUES (?, ?, ?)", rows)
+            except (OSError, sqlite3.Error) as exc:
+                self._give_up(exc)
+        return [found[k] for k in keys]
+
+    def _give_up(self, exc: Exception) -> None:
+        self._broken = True
+        logger.warning(
+            "cannot use the embedding cache %s (%s); embedding without it "
+            "(deleting the file starts it anew)", self.path, exc,
+        )  # fmt: skip
+
+
 class HashingEmbeddings(QueryCachingEmbeddings):
     """Character bigrams hashed into 384 dimensions, normalised: no meaning at all.
 
@@ -107,7 +207,7 @@ class HashingEmbeddings(QueryCachingEmbeddings):
 
     dimension = 384
 
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+    def _embed_documents(self, texts: list[str]) -> list[list[float]]:
         """One vector per text."""
         import zlib
 
@@ -121,7 +221,7 @@ class HashingEmbeddings(QueryCachingEmbeddings):
         return (out / np.where(norms == 0, 1.0, norms)).tolist()  # type: ignore[no-any-return]
 
     def _embed_query(self, text: str) -> list[float]:
-        return self.embed_documents([text])[0]
+        return self._embed_documents([text])[0]
 
 
 class E5Embeddings(QueryCachingEmbeddings):
@@ -156,7 +256,7 @@ class E5Embeddings(QueryCachingEmbeddings):
         """Load the model now instead of on the first query."""
         _ = self.model
 
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+    def _embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed passages ("passage: ")."""
         if not texts:
             return []
@@ -272,7 +372,7 @@ class SentenceTransformerEmbeddings(QueryCachingEmbeddings):
         dim = self.model.get_sentence_embedding_dimension()
         return int(dim) if dim else len(self.embed_query("x"))
 
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+    def _embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed many texts in batches."""
         if not texts:
             return []
@@ -282,7 +382,7 @@ class SentenceTransformerEmbeddings(QueryCachingEmbeddings):
         return [v.tolist() for v in vectors]
 
     def _embed_query(self, text: str) -> list[float]:
-        return self.embed_documents([text])[0]
+        return self._embed_documents([text])[0]
 
 
 class CrossEncoderScorer:

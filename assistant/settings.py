@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     # Tables derived from the packaged dictionaries (CC-CEDICT): the same for every knowledge
     # base, so data folders may share one (default: data_dir/cache; see dictionary_dir).
     dictionary_cache: Path | None = None
+    # Passage vectors kept across ingests, by model and text, so a rebuild embeds only what
+    # changed; data folders may share one (default: data_dir/cache; see embedding_cache_dir).
+    embedding_cache: Path | None = None
     knowledge_dir: Path = Path("knowledge")
     # The knowledge base's profile (title, examples, glossary); default: knowledge_dir/profile.toml.
     profile: Path | None = None
@@ -163,6 +166,11 @@ class Settings(BaseSettings):
     def dictionary_dir(self) -> Path:
         """Where the tables derived from the packaged dictionaries are kept."""
         return self.dictionary_cache or self.cache_dir
+
+    @property
+    def embedding_cache_dir(self) -> Path:
+        """Where the passage vectors are kept (assistant.embeddings.PassageCache)."""
+        return self.embedding_cache or self.cache_dir
 
     @property
     def lexical_dir(self) -> Path:

@@ -9,8 +9,19 @@ from pathlib import Path
 
 import pytest
 
+_SHARED_DICTIONARIES = "ZONE_TEST_DICTIONARY_CACHE"
+# The run's shared folders (pytest_configure) survive a second import of this file, as
+# `tests.conftest` from a test module: that import removed them from every later test.
+_SHARED_SETTINGS = (
+    ("ASSISTANT_DICTIONARY_CACHE", "ASSISTANT_EMBEDDING_CACHE")
+    if _SHARED_DICTIONARIES in os.environ
+    else ()
+)
 for _name in list(os.environ):
-    if _name.startswith("ASSISTANT_") or _name in ("CHROMA_HOST", "CHROMA_PORT"):
+    if (_name.startswith("ASSISTANT_") and _name not in _SHARED_SETTINGS) or _name in (
+        "CHROMA_HOST",
+        "CHROMA_PORT",
+    ):
         del os.environ[_name]
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
@@ -29,20 +40,20 @@ ASK_JSON_KEYS = ["question", "short_answer", "answer", "refused", "citations", "
 LONG = os.environ.get("CI") == "true" or os.environ.get("ZONE_TEST_LONG") == "1"
 
 
-_SHARED_DICTIONARIES = "ZONE_TEST_DICTIONARY_CACHE"
-
-
 def pytest_configure(config: pytest.Config) -> None:
     """One folder per run, shared by every test and worker, for the tables derived from the
-    packaged dictionaries (ASSISTANT_DICTIONARY_CACHE): with each test's own data folder every
-    test derived them again, about 45 s of a run's CPU (measured). The first process makes it
-    (xdist's workers inherit the variable) and removes it at the end."""
+    packaged dictionaries (ASSISTANT_DICTIONARY_CACHE) and the passage vectors
+    (ASSISTANT_EMBEDDING_CACHE): with each test's own data folder every test derived the tables
+    again, about 45 s of a run's CPU, and embedded the same passages again, about 64 s
+    (measured). The first process makes it (xdist's workers inherit the variable) and removes
+    it at the end."""
     shared = os.environ.get(_SHARED_DICTIONARIES)
     if shared is None:
         shared = tempfile.mkdtemp(prefix="zone-dictionaries-")
         os.environ[_SHARED_DICTIONARIES] = shared
         config.add_cleanup(lambda: shutil.rmtree(shared, ignore_errors=True))
     os.environ["ASSISTANT_DICTIONARY_CACHE"] = shared
+    os.environ["ASSISTANT_EMBEDDING_CACHE"] = shared
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

