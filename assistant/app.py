@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.embeddings import (
+    HASHING_MODEL,
     CrossEncoderScorer,
     PassageCache,
     QueryCachingEmbeddings,
@@ -81,8 +82,8 @@ class App:
                     self.settings.embedding_model, threads, self.settings.embedding_batch_size
                 )
                 model.max_query_chars = self.settings.max_analyzed_chars
-                if purpose == "ingest":
-                    name = self.settings.embedding_model
+                name = self.settings.embedding_model
+                if purpose == "ingest" and name != HASHING_MODEL:  # cheaper made than looked up
                     model.passages = PassageCache(
                         self.settings.embedding_cache_dir / "passages-v1.sqlite",
                         f"{name}\0{backend_of(name)}",

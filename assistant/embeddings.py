@@ -80,10 +80,11 @@ class QueryCachingEmbeddings(Embeddings):
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed passages (kept ones from `passages`)."""
         if self.passages is None:
-            return self._embed_documents(texts)
-        return self.passages.embed(texts, self._embed_documents)
+            return self.embed_uncached(texts)
+        return self.passages.embed(texts, self.embed_uncached)
 
-    def _embed_documents(self, texts: list[str]) -> list[list[float]]:
+    def embed_uncached(self, texts: list[str]) -> list[list[float]]:
+        """Embed passages with the model itself, never from the kept vectors (benchmarks)."""
         raise NotImplementedError
 
     def embed_query(self, text: str) -> list[float]:
@@ -207,7 +208,7 @@ class HashingEmbeddings(QueryCachingEmbeddings):
 
     dimension = 384
 
-    def _embed_documents(self, texts: list[str]) -> list[list[float]]:
+    def embed_uncached(self, texts: list[str]) -> list[list[float]]:
         """One vector per text."""
         import zlib
 
@@ -221,7 +222,7 @@ class HashingEmbeddings(QueryCachingEmbeddings):
         return (out / np.where(norms == 0, 1.0, norms)).tolist()  # type: ignore[no-any-return]
 
     def _embed_query(self, text: str) -> list[float]:
-        return self._embed_documents([text])[0]
+        return self.embed_uncached([text])[0]
 
 
 class E5Embeddings(QueryCachingEmbeddings):
@@ -256,7 +257,7 @@ class E5Embeddings(QueryCachingEmbeddings):
         """Load the model now instead of on the first query."""
         _ = self.model
 
-    def _embed_documents(self, texts: list[str]) -> list[list[float]]:
+    def embed_uncached(self, texts: list[str]) -> list[list[float]]:
         """Embed passages ("passage: ")."""
         if not texts:
             return []
@@ -372,7 +373,7 @@ class SentenceTransformerEmbeddings(QueryCachingEmbeddings):
         dim = self.model.get_sentence_embedding_dimension()
         return int(dim) if dim else len(self.embed_query("x"))
 
-    def _embed_documents(self, texts: list[str]) -> list[list[float]]:
+    def embed_uncached(self, texts: list[str]) -> list[list[float]]:
         """Embed many texts in batches."""
         if not texts:
             return []
@@ -382,7 +383,7 @@ class SentenceTransformerEmbeddings(QueryCachingEmbeddings):
         return [v.tolist() for v in vectors]
 
     def _embed_query(self, text: str) -> list[float]:
-        return self._embed_documents([text])[0]
+        return self.embed_uncached([text])[0]
 
 
 class CrossEncoderScorer:

