@@ -9,16 +9,14 @@ from pathlib import Path
 
 import pytest
 
-_SHARED_DICTIONARIES = "ZONE_TEST_DICTIONARY_CACHE"
-# The run's shared folders (pytest_configure) survive a second import of this file, as
+# The settings that point at the run's shared folder (pytest_configure), and the variable
+# that holds the folder; those settings survive a second import of this file, as
 # `tests.conftest` from a test module: that import removed them from every later test.
-_SHARED_SETTINGS = (
-    ("ASSISTANT_DICTIONARY_CACHE", "ASSISTANT_EMBEDDING_CACHE")
-    if _SHARED_DICTIONARIES in os.environ
-    else ()
-)
+_SHARED_FOLDER = "ZONE_TEST_SHARED_CACHE"
+_SHARED_SETTINGS = ("ASSISTANT_DICTIONARY_CACHE", "ASSISTANT_EMBEDDING_CACHE")
+_kept = _SHARED_SETTINGS if _SHARED_FOLDER in os.environ else ()
 for _name in list(os.environ):
-    if (_name.startswith("ASSISTANT_") and _name not in _SHARED_SETTINGS) or _name in (
+    if (_name.startswith("ASSISTANT_") and _name not in _kept) or _name in (
         "CHROMA_HOST",
         "CHROMA_PORT",
     ):
@@ -47,13 +45,13 @@ def pytest_configure(config: pytest.Config) -> None:
     again, about 45 s of a run's CPU, and embedded the same passages again, about 64 s
     (measured). The first process makes it (xdist's workers inherit the variable) and removes
     it at the end."""
-    shared = os.environ.get(_SHARED_DICTIONARIES)
+    shared = os.environ.get(_SHARED_FOLDER)
     if shared is None:
-        shared = tempfile.mkdtemp(prefix="zone-dictionaries-")
-        os.environ[_SHARED_DICTIONARIES] = shared
+        shared = tempfile.mkdtemp(prefix="zone-test-cache-")
+        os.environ[_SHARED_FOLDER] = shared
         config.add_cleanup(lambda: shutil.rmtree(shared, ignore_errors=True))
-    os.environ["ASSISTANT_DICTIONARY_CACHE"] = shared
-    os.environ["ASSISTANT_EMBEDDING_CACHE"] = shared
+    for name in _SHARED_SETTINGS:
+        os.environ[name] = shared
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
