@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+import jieba
 import pytest
 
 from eval.matching import extract_numbers
@@ -71,28 +73,74 @@ def test_tokens_drop_stopwords_and_fold_width():
 
 
 def test_jieba_from_its_kept_files_cuts_and_tags_as_jieba_itself(tmp_path):
-    """jieba's dictionary cache read whole and the word tags kept beside it (0.4 s of a cold
-    question): the same table of tags and the same cuts as jieba's own loading, made anew and
-    read back."""
+    """jieba's words and tags read a word at a time from the table kept beside jieba's cache
+    (0.4 s of a cold question when loaded whole), and read whole once a process has cut much
+    text: the same cuts and tags as jieba's own loading, made anew and read back."""
+    # a text of 35k of jieba's own words: more reads than loading the whole table costs
+    long_text = tmp_path.parent / "long.txt"
+    words = Path(jieba.__file__).with_name("dict.txt").read_text(encoding="utf-8").split("\n")
+    long_text.write_text("，".join(line.split(" ")[0] for line in words[::10]), encoding="utf-8")
     ours = (
-        "import hashlib, json; from ingest.text.tokens import _posseg, tagged; "
+        "import hashlib, json, jieba; from ingest.text.tokens import _posseg, tagged; "
+        f"cut = tagged({SENTENCE!r}); kind = type(jieba.dt.FREQ).__name__; "
+        f"article = tagged(open({str(long_text)!r}).read()); "
         "tab = _posseg().dt.word_tag_tab; "
-        "print(len(tab), hashlib.sha256(json.dumps(sorted(tab.items())).encode()).hexdigest(), "
-        f"tagged({SENTENCE!r}))"
+        "print(kind, type(jieba.dt.FREQ).__name__, type(tab).__name__, len(tab), "
+        "hashlib.sha256(json.dumps([sorted(tab.items()), article]).encode()).hexdigest(), cut)"
     )
     jiebas = ours.replace("from ingest.text.tokens import _posseg, tagged",
-                          "import jieba, jieba.posseg as p; _posseg = lambda: p; "
+                          "import jieba.posseg as p; _posseg = lambda: p; "
                           "tagged = lambda t: [(w.word, w.flag) for w in p.lcut(t)]")  # fmt: skip
     env = {**os.environ, "TMPDIR": str(tmp_path)}
 
-    def run(code: str) -> str:
+    def run(code: str) -> list[str]:
         return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                              text=True, check=True, timeout=120).stdout  # fmt: skip
+                              text=True, check=True, timeout=120).stdout.split(maxsplit=5)  # fmt: skip
 
     made = run(ours)
-    assert (tmp_path / "jieba.cache").is_file() and list(tmp_path.glob("jieba-tags-*.marshal"))
-    assert run(ours) == made == run(jiebas)
-    assert int(made.split()[0]) > 300_000 and "('综合', " in made
+    assert (tmp_path / "jieba.cache").is_file() and list(tmp_path.glob("jieba-words-*.sqlite"))
+    read = run(ours)
+    # a question's words read from the table, the long text's from the whole dictionary
+    assert read[:3] == ["TableLookup", "dict", "dict"]
+    assert read[3:] == made[3:] == run(jiebas)[3:]
+    assert int(read[3]) > 300_000 and "('综合', " in read[5]
+
+
+def test_a_kept_table_reads_a_key_at_a_time_then_whole(tmp_path, caplog):
+    """A kept table answers like the mapping it was made from (a NULL value is no key); past
+    `whole_after` reads, or when its file fails, the whole mapping answers."""
+    from ingest.text.cached import TableLookup, kept_table, table_about
+
+    whole = {"甲": 3, "甲乙": 0, "丙": 7}
+    wholes: list[int] = []
+
+    def load() -> dict[str, int]:
+        wholes.append(1)
+        return whole
+
+    rows = [(w, f, "n" if f else None) for w, f in whole.items()] + [("丁", 1, None)]
+    source = tmp_path / "source.txt"
+    source.write_text("the dictionary the table is derived from")
+    path = kept_table(tmp_path, "t", source, "freq INTEGER, tag TEXT",
+                      lambda: (rows, {"total": 10}))  # fmt: skip
+    assert path is not None and table_about(path) == {"total": 10}
+    tags = TableLookup(path, "tag", lambda: {"甲": "n", "丙": "n"}, whole_after=100)
+    assert "甲乙" not in tags and tags.get("甲乙", "x") == "x" and tags["丙"] == "n"
+    freq = TableLookup(path, "freq", load, whole_after=3)
+    assert "甲乙" in freq and freq["甲乙"] == 0 and freq.get("乙") is None and freq.reads == 2
+    assert freq.get("甲") == 3 and freq.loaded is None  # the third read
+    assert freq.get("丙") == 7 and freq.loaded is whole and freq.reads == 3 and wholes == [1]
+    with pytest.raises(KeyError):
+        freq["乙"]
+    assert len(freq) == 3 and wholes == [1]
+
+    broken = TableLookup(path, "freq", load, whole_after=100)
+    path.write_bytes(b"not a database")
+    assert broken.get("丙") == 7 and broken.loaded is whole
+    assert "cannot read" in caplog.text
+    assert kept_table(tmp_path, "t", source, "freq INTEGER, tag TEXT",
+                      lambda: (rows, {"total": 10})) == path  # fmt: skip
+    assert TableLookup(path, "freq", load).get("丁") == 1  # made again
 
 
 # --- citation markers ---------------------------------------------------------------------------
@@ -152,7 +200,9 @@ def test_evidence_of_a_figure_a_date_a_frequency():
     assert quantities.has_date("2020年9月") and quantities.has_date("今年以来")
     # Era years are dates; 一年 is a span (an era's first year is 元年, its eleventh 十一年).
     assert all(map(quantities.has_date, ["宁康三年", "元年", "光绪十一年", "一九九五年"]))
-    assert not quantities.has_date("一年来，青岛开发区创新实施") and not quantities.has_date("一年级")
+    assert not quantities.has_date("一年来，青岛开发区创新实施") and not quantities.has_date(
+        "一年级"
+    )
     assert quantities.has_frequency("每月召开一次") and not quantities.has_frequency("定期召开")
     assert quantities.has_figure_in("总投资350余亿元", "亿元")
     assert not quantities.has_figure_in("总投资350余亿元", "美元")

@@ -79,7 +79,7 @@ def test_one_word_is_looked_up_in_a_kept_table_that_a_damage_remakes(tmp_path, m
         assert translator.synonyms("种树") == frozenset({"树木"})
         assert tr.definitions_of("没有这个词", tmp_path) == []
     table.write_bytes(b"not a database")
-    tr._definitions_table.cache_clear()
+    tr._definitions.cache_clear()
     assert tr.definitions_of("小路", tmp_path) == whole["小路"]
     assert table.stat().st_size > 1_000_000  # made again
 

@@ -5,17 +5,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import os
 import re
-import sqlite3
 import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
-from contextlib import closing
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ingest.text.cached import cached, kept_path
+from ingest.text.cached import TableLookup, cached, kept_table
 from ingest.text.pinyin import Spelled, characters, spelled_names, split_syllables
 from ingest.text.tokens import question_terms
 
@@ -93,50 +90,28 @@ def definitions_of(word: str, cache_dir: Path | None = None) -> list[str]:
     """CC-CEDICT's English definitions of one word. With `cache_dir`, looked up in a SQLite copy
     kept there: a Chinese question's unknown word needs one entry, and loading all 120k took
     0.28 s of such a cold question (measured); a lookup takes well under a millisecond."""
-    path = _definitions_table(cache_dir) if cache_dir is not None else None
-    if path is None:
-        return cedict_entries(cache_dir).get(word, [])
-    try:
-        with closing(_read_only(path)) as db:
-            row = db.execute("SELECT definitions FROM entries WHERE word = ?", (word,)).fetchone()
-    except sqlite3.Error as exc:  # damaged since it was checked: the whole dictionary answers
-        logger.warning("cannot read %s (%s); using the whole dictionary", path, exc)
-        return cedict_entries(cache_dir).get(word, [])
-    return row[0].split("\x1f") if row else []
-
-
-def _read_only(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    if cache_dir is None:
+        return cedict_entries(None).get(word, [])
+    found: list[str] = _definitions(cache_dir).get(word, [])
+    return found
 
 
 @functools.lru_cache(maxsize=4)
-def _definitions_table(cache_dir: Path) -> Path | None:
-    """The SQLite copy of CC-CEDICT in `cache_dir`, made when missing or unreadable (None when
-    it cannot be written: a read-only data folder still answers)."""
-    path = kept_path(cache_dir, "cedict-v2", _cedict_path(), ".sqlite")
-    try:
-        with closing(_read_only(path)) as db:
-            if db.execute("SELECT count(*) FROM entries").fetchone()[0] > 0:
-                return path
-    except sqlite3.Error:
-        if path.exists():
-            logger.warning("the CC-CEDICT table %s is damaged; making it again", path)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp.unlink(missing_ok=True)
-        with closing(sqlite3.connect(tmp)) as db:
-            db.execute("CREATE TABLE entries (word TEXT PRIMARY KEY, definitions TEXT)")
-            db.executemany("INSERT INTO entries VALUES (?, ?)", (
-                (word, "\x1f".join(defs)) for word, defs in cedict_entries(cache_dir).items()
-            ))  # fmt: skip
-            db.commit()
-        os.replace(tmp, path)
-    except (OSError, sqlite3.Error) as exc:
-        logger.info("cannot keep CC-CEDICT as a table in %s: %s", cache_dir, exc)
-        tmp.unlink(missing_ok=True)
-        return None
-    return path
+def _definitions(cache_dir: Path) -> Mapping[str, list[str]]:
+    """CC-CEDICT's definitions by word, read from its kept table (the whole dictionary when the
+    table cannot be written: a read-only data folder still answers)."""
+    path = kept_table(
+        cache_dir, "cedict-v2", _cedict_path(), "definitions TEXT",
+        lambda: (((w, _JOIN.join(d)) for w, d in cedict_entries(cache_dir).items()), {}),
+    )  # fmt: skip
+    if path is None:
+        return cedict_entries(cache_dir)
+    return TableLookup(
+        path, "definitions", lambda: cedict_entries(cache_dir), decode=lambda v: v.split(_JOIN)
+    )
+
+
+_JOIN = "\x1f"  # between the definitions of one word in its table row
 
 
 @functools.lru_cache(maxsize=4)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -12,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ingest.text.cached import cached, load_whole
+from ingest.text.cached import TableLookup, cached, kept_table, load_whole, table_about
 from ingest.text.width import CJK_RANGES, fold
 
 _TOKEN_OK = re.compile(rf"[0-9a-z{CJK_RANGES}]")
@@ -42,37 +43,88 @@ def segmenter() -> Any:
     with _lock:
         if not _ready:
             _jieba.setLogLevel(logging.WARNING)
-            _load_cached_dictionary(_jieba.dt)
-            _jieba.initialize()  # a no-op when the cache was loaded; else jieba builds it
+            _use_kept_dictionary(_jieba.dt)
+            _jieba.initialize()  # a no-op when the kept one is used; else jieba loads its own
             _ready = True
+        elif isinstance(_jieba.dt.FREQ, TableLookup) and _jieba.dt.FREQ.loaded is not None:
+            _jieba.dt.FREQ = _jieba.dt.FREQ.loaded  # a plain dict's speed from here on
     return _jieba
 
 
 def _cache_dir(tokenizer: Any) -> Path:
-    """Where jieba keeps its dictionary cache (its temp folder); the word tags go there too."""
+    """Where jieba keeps its dictionary cache (its temp folder); our tables go there too."""
     return Path(tokenizer.tmp_dir or tempfile.gettempdir())
 
 
-def _load_cached_dictionary(tokenizer: Any) -> None:
-    """jieba's default dictionary from jieba's own cache file, read whole (see load_whole: 0.15 s
-    of a cold question instead of 0.48 s). jieba trusts that cache for its default dictionary
-    without a check, and so does this; any other dictionary is left to jieba."""
+def _dictionary_file() -> Path:
+    import jieba
+
+    return Path(jieba.__file__).with_name("dict.txt")
+
+
+def _use_kept_dictionary(tokenizer: Any) -> None:
+    """jieba's default dictionary read a word at a time from a table kept beside jieba's cache
+    (its words, their frequencies and tags): a question needs a few hundred of its 500k words,
+    and loading them all (below) took 0.2 s of every cold question and the tags 0.2 s more
+    (measured). Without the table, the whole dictionary from jieba's own cache file. Any other
+    dictionary is left to jieba."""
     if tokenizer.dictionary is not None or tokenizer.cache_file or tokenizer.initialized:
         return
+    table = kept_table(
+        _cache_dir(tokenizer), "jieba-words-v1", _dictionary_file(),
+        "freq INTEGER NOT NULL, tag TEXT", lambda: _table_rows(tokenizer),
+    )  # fmt: skip
+    try:
+        total = table_about(table)["total"] if table is not None else None
+    except (sqlite3.Error, KeyError):
+        total = None
+    if table is None or total is None:
+        tokenizer.FREQ, tokenizer.total = _whole_dictionary(tokenizer)
+    else:
+        tokenizer.FREQ = TableLookup(table, "freq", lambda: _whole_dictionary(tokenizer)[0])
+        tokenizer.total = total
+    tokenizer.initialized = True
+
+
+def _whole_dictionary(tokenizer: Any) -> tuple[dict[str, int], int]:
+    """(word and word-prefix → frequency, total) from jieba's own cache file, read whole (see
+    load_whole: 0.15 s instead of jieba's 0.48 s); jieba trusts that cache for its default
+    dictionary without a check, and so does this. Without it, jieba makes it."""
     value = load_whole(_cache_dir(tokenizer) / "jieba.cache")
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], dict) and value[0]:
-        with tokenizer.lock:
-            tokenizer.FREQ, tokenizer.total = value
-            tokenizer.initialized = True
+        return value[0], value[1]
+    import jieba
+
+    fresh = jieba.Tokenizer()
+    fresh.tmp_dir = tokenizer.tmp_dir
+    fresh.initialize()
+    return fresh.FREQ, fresh.total
+
+
+def _table_rows(tokenizer: Any) -> tuple[Any, dict[str, int]]:
+    frequencies, total = _whole_dictionary(tokenizer)
+    tags = _whole_tags(tokenizer)
+    rows = ((word, freq, tags.get(word)) for word, freq in frequencies.items())
+    return rows, {"total": total}
+
+
+def _whole_tags(tokenizer: Any) -> dict[str, str]:
+    """Word → tag of jieba's dictionary, kept as a marshal file beside jieba's cache."""
+    dictionary = _dictionary_file()
+    tags: dict[str, str] = cached(
+        _cache_dir(tokenizer), "jieba-tags", dictionary, lambda: _read_tags(dictionary),
+        lambda v: isinstance(v, dict) and bool(v),
+    )  # fmt: skip
+    return tags
 
 
 def _posseg() -> Any:
-    """jieba.posseg, its word tags from a marshal file beside jieba's cache.
+    """jieba.posseg, its word tags read like the words (from the kept table, else whole).
 
     Importing jieba.posseg reads the tags of the whole dictionary from its text file, 0.24 s of
-    every cold question (measured); the kept table loads in 0.1 s. The import reads the file
-    through the tokenizer's get_dict_file, so for the import it is given an empty one, then the
-    table. Written by hand because jieba has no cache of its own for the tags.
+    every cold question (measured). The import reads the file through the tokenizer's
+    get_dict_file, so for the import it is given an empty one, then the tags. Written by hand
+    because jieba has no cache of its own for the tags.
     """
     global _tags_ready
     loaded = segmenter()
@@ -81,23 +133,26 @@ def _posseg() -> Any:
             _tags_ready = True
             if "jieba.posseg" not in sys.modules and loaded.dt.dictionary is None:
                 _import_posseg_with_kept_tags(loaded)
-    import jieba.posseg
+        import jieba.posseg
 
+        tags = jieba.posseg.dt.word_tag_tab
+        if isinstance(tags, TableLookup) and tags.loaded is not None:
+            jieba.posseg.dt.word_tag_tab = tags.loaded
     return jieba.posseg
 
 
 def _import_posseg_with_kept_tags(loaded: Any) -> None:
-    dictionary = Path(loaded.__file__).with_name("dict.txt")
-    tags = cached(
-        _cache_dir(loaded.dt), "jieba-tags", dictionary, lambda: _read_tags(dictionary),
-        lambda v: isinstance(v, dict) and bool(v),
-    )  # fmt: skip
     loaded.dt.get_dict_file = io.BytesIO  # what the import reads the tags from: nothing
     try:
         import jieba.posseg
     finally:
         del loaded.dt.get_dict_file
-    jieba.posseg.dt.word_tag_tab = tags
+    words = loaded.dt.FREQ
+    jieba.posseg.dt.word_tag_tab = (
+        TableLookup(words.path, "tag", lambda: _whole_tags(loaded.dt))
+        if isinstance(words, TableLookup)
+        else _whole_tags(loaded.dt)
+    )
 
 
 def _read_tags(dictionary: Path) -> dict[str, str]:
