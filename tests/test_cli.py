@@ -131,6 +131,7 @@ def test_bench_cold_reports_a_new_process_per_question(article_settings):
     (row,) = report["questions"]
     assert row["question"] == QUESTION and row["wall_p50_ms"] >= row["wall_min_ms"] > 0
     assert row["cpu_p50_ms"] > 0
+    assert len(report["machine_loop_ms"]) == 2 and min(report["machine_loop_ms"]) > 0
 
 
 @pytest.mark.parametrize(
