@@ -30,7 +30,8 @@ def cached(
     build: Callable[[], Any],
     valid: Callable[[Any], bool],
 ) -> Any:
-    """`build()`, kept in `cache_dir` as a marshal file named after `name` and `source`."""
+    """`build()`, kept in `cache_dir` as a marshal file named after `name`, `source` and the
+    `release` that ships it (kept_path)."""
     if cache_dir is None:
         return build()
     cache = kept_path(cache_dir, name, source, release, ".marshal")
@@ -193,11 +194,15 @@ class TableLookup(Mapping[str, Any]):
                         value = self._decode(value)
                     self._seen[key] = value
                     return value
-            if self.loaded is None:
-                self.loaded = self._whole()
-                if self._db is not None:
-                    self._db.close()
-        return self.loaded.get(key)
+            return self._load_whole().get(key)
+
+    def _load_whole(self) -> Mapping[str, Any]:
+        """The whole mapping, loaded once (the caller holds the lock)."""
+        if self.loaded is None:
+            self.loaded = self._whole()
+            if self._db is not None:
+                self._db.close()
+        return self.loaded
 
     def __getitem__(self, key: str) -> Any:
         value = self.get(key, _ABSENT)
@@ -208,14 +213,10 @@ class TableLookup(Mapping[str, Any]):
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and self.get(key, _ABSENT) is not _ABSENT
 
-    def _all(self) -> Mapping[str, Any]:
-        with self._lock:
-            if self.loaded is None:
-                self.loaded = self._whole()
-        return self.loaded
-
     def __iter__(self) -> Iterator[str]:
-        return iter(self._all())
+        with self._lock:
+            return iter(self._load_whole())
 
     def __len__(self) -> int:
-        return len(self._all())
+        with self._lock:
+            return len(self._load_whole())
