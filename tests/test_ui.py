@@ -362,6 +362,24 @@ def test_without_password_there_is_no_admin_tab_and_only_ask_is_public(mini):
 
 
 @pytest.mark.integration
+def test_a_question_sent_while_the_last_one_ends_is_kept_not_dropped(mini):
+    """Ask and Enter read the box when the previous answer's event has ended (Gradio's
+    "always_last"); with its default ("once") a question sent in the moment between an answer
+    showing and its event ending was dropped. Other answering events still run once."""
+    from assistant.web.ui import create_app
+
+    demo = create_app(mini).demo
+    modes = {}
+    for fn in demo.fns.values():
+        for block_id, event in fn.targets:
+            block = demo.blocks.get(block_id)
+            modes[(getattr(block, "elem_id", None), event)] = fn.trigger_mode
+    assert modes[("ask-button", "click")] == "always_last"
+    assert modes[("question", "submit")] == "always_last"
+    assert modes[("retry-button", "click")] == "once"
+
+
+@pytest.mark.integration
 def test_with_password_the_admin_events_are_private(mini):
     from assistant.web.ui import create_app
 

@@ -220,6 +220,12 @@ def _chat_events(gr: Any, chat: ChatController, ui: SimpleNamespace, declare: Ev
         "concurrency_limit": ANSWER_CONCURRENCY,
     }
     private: dict[str, Any] = {"api_visibility": "private"}
+    # Gradio drops a click on Ask (or Enter) while the previous question's event is still in
+    # flight, which it is for a moment after its answer shows (trigger_mode "once"): the next
+    # question, asked at once, was lost (a browser test caught it under load). "always_last"
+    # sends it when that event ends; a second click on one question then finds the box empty,
+    # and an empty box is no question.
+    reading_the_box = {**answering, "trigger_mode": "always_last"}
 
     def downloads(state: list[Turn], request: gr.Request) -> tuple[Any, Any, Any]:
         files = chat.export(state, getattr(request, "session_hash", None) or "local")
@@ -245,8 +251,8 @@ def _chat_events(gr: Any, chat: ChatController, ui: SimpleNamespace, declare: Ev
     outputs = [box, chatbot, turns]
     events = [
         ui.examples.click(on_example, [ui.examples, turns], outputs, **answering),
-        box.submit(chat.respond, [box, turns], outputs, **answering),
-        ui.send.click(chat.respond, [box, turns], outputs, **answering),
+        box.submit(chat.respond, [box, turns], outputs, **reading_the_box),
+        ui.send.click(chat.respond, [box, turns], outputs, **reading_the_box),
         ui.retry.click(chat.retry, [turns], outputs, **answering),
         ui.closer.click(chat.read_closer, [turns], outputs, **answering),
         chatbot.retry(on_retry, [turns], outputs, **answering),
