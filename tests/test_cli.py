@@ -280,3 +280,29 @@ def test_eval_with_the_reader_but_none_configured_says_what_to_set(tmp_path):
     result = CliRunner().invoke(main, ["eval", "--reader"], env=env)
     assert result.exit_code == 2
     assert "ASSISTANT_LLM_ROLE=read" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.integration
+def test_loading_runs_without_the_cyclic_collector_then_hands_it_back(article_settings):
+    """The app is built and warmed up with the collector off (0.2 s of a cold question went to
+    it), then what was loaded is frozen and the collector is on again, also when loading
+    fails."""
+    import gc
+
+    from assistant import cli
+    from ingest.errors import NoIndexError
+
+    seen = []
+    gc.unfreeze()
+    gc.callbacks.append(lambda phase, info: seen.append(phase))
+    try:
+        app = cli._loaded(article_settings)
+        assert seen == [] and gc.isenabled() and gc.get_freeze_count() > 0
+        assert app.assistant.ask("中电光谷招商落户了多少家市场主体？").citations
+        gc.unfreeze()
+        with pytest.raises(NoIndexError):
+            cli._loaded(article_settings.model_copy(update={"data_dir": Path("/nonexistent")}))
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+    finally:
+        gc.callbacks.pop()
+        gc.unfreeze()
