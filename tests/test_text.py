@@ -123,7 +123,7 @@ def test_a_kept_table_reads_a_key_at_a_time_then_whole(tmp_path, caplog):
     source.write_text("the dictionary the table is derived from")
     stale = tmp_path / "t-0.9-40.sqlite"  # another release's copy
     stale.write_bytes(b"old")
-    path = kept_table(tmp_path, "t", source, "1.0", "freq INTEGER, tag TEXT",
+    path = kept_table(tmp_path, "t", source, "1.0", ["freq INTEGER", "tag TEXT"],
                       lambda: (rows, {"total": 10}))  # fmt: skip
     assert path is not None and table_about(path) == {"total": 10} and not stale.exists()
     tags = TableLookup(path, "tag", lambda: {"甲": "n", "丙": "n"}, whole_after=100)
@@ -140,7 +140,7 @@ def test_a_kept_table_reads_a_key_at_a_time_then_whole(tmp_path, caplog):
     path.write_bytes(b"not a database")
     assert broken.get("丙") == 7 and broken.loaded is whole
     assert "cannot read" in caplog.text
-    assert kept_table(tmp_path, "t", source, "1.0", "freq INTEGER, tag TEXT",
+    assert kept_table(tmp_path, "t", source, "1.0", ["freq INTEGER", "tag TEXT"],
                       lambda: (rows, {"total": 10})) == path  # fmt: skip
     assert TableLookup(path, "freq", load).get("丁") == 1  # made again
 

@@ -109,7 +109,7 @@ def _definitions(cache_dir: Path) -> Mapping[str, list[str]]:
     """CC-CEDICT's definitions by word, read from its kept table (the whole dictionary when the
     table cannot be written: a read-only data folder still answers)."""
     path = kept_table(
-        cache_dir, "cedict-v2", _cedict_path(), _cedict_release(), "definitions TEXT",
+        cache_dir, "cedict-v2", _cedict_path(), _cedict_release(), ["definitions TEXT"],
         lambda: (((w, _JOIN.join(d)) for w, d in cedict_entries(cache_dir).items()), {}),
     )  # fmt: skip
     if path is None:

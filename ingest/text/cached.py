@@ -14,7 +14,7 @@ import marshal
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -86,10 +86,10 @@ def kept_table(
     name: str,
     source: Path,
     release: str,
-    columns: str,
+    columns: Sequence[str],
     build: Callable[[], tuple[Iterable[tuple[Any, ...]], Mapping[str, int]]],
 ) -> Path | None:
-    """A SQLite table `entries (word TEXT PRIMARY KEY, <columns>)` derived from `source`, kept
+    """A SQLite table `entries (word TEXT PRIMARY KEY, *columns)` derived from `source`, kept
     in `cache_dir` beside the marshal files (named like them), made when missing or damaged.
 
     `build()` gives the rows and a few whole-table figures (`about`, read back with
@@ -109,8 +109,9 @@ def kept_table(
         tmp.unlink(missing_ok=True)
         rows, about = build()
         with closing(sqlite3.connect(tmp)) as db:
-            db.execute(f"CREATE TABLE entries (word TEXT PRIMARY KEY, {columns}) WITHOUT ROWID")
-            marks = ",".join("?" * (columns.count(",") + 2))
+            defined = ", ".join(("word TEXT PRIMARY KEY", *columns))
+            db.execute(f"CREATE TABLE entries ({defined}) WITHOUT ROWID")
+            marks = ",".join("?" * (len(columns) + 1))
             db.executemany(f"INSERT INTO entries VALUES ({marks})", rows)
             db.execute("CREATE TABLE about (name TEXT PRIMARY KEY, value INTEGER)")
             db.executemany("INSERT INTO about VALUES (?, ?)", about.items())
@@ -138,6 +139,14 @@ _ABSENT = object()
 # A key read from a kept table took 10 µs here, loading all of jieba's 500k words 0.32 s
 # (measured): past this many reads (0.2 s of them), a process loads the whole table instead.
 WHOLE_AFTER = 20_000
+
+
+def settled(table: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The whole mapping a TableLookup has loaded, else the table itself: what its holder may
+    keep from then on, at a plain dict's speed."""
+    if isinstance(table, TableLookup) and table.loaded is not None:
+        return table.loaded
+    return table
 
 
 class TableLookup(Mapping[str, Any]):

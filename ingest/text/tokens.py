@@ -13,7 +13,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ingest.text.cached import TableLookup, cached, kept_table, load_whole, table_about
+from ingest.text.cached import (
+    TableLookup,
+    cached,
+    kept_table,
+    load_whole,
+    settled,
+    table_about,
+)
 from ingest.text.width import CJK_RANGES, fold
 
 _TOKEN_OK = re.compile(rf"[0-9a-z{CJK_RANGES}]")
@@ -46,8 +53,8 @@ def segmenter() -> Any:
             _use_kept_dictionary(_jieba.dt)
             _jieba.initialize()  # a no-op when the kept one is used; else jieba loads its own
             _ready = True
-        elif isinstance(_jieba.dt.FREQ, TableLookup) and _jieba.dt.FREQ.loaded is not None:
-            _jieba.dt.FREQ = _jieba.dt.FREQ.loaded  # a plain dict's speed from here on
+        else:
+            _jieba.dt.FREQ = settled(_jieba.dt.FREQ)
     return _jieba
 
 
@@ -73,7 +80,7 @@ def _use_kept_dictionary(tokenizer: Any) -> None:
         return
     table = kept_table(
         _cache_dir(tokenizer), "jieba-words-v1", *_dictionary_file(),
-        "freq INTEGER NOT NULL, tag TEXT", lambda: _table_rows(tokenizer),
+        ("freq INTEGER NOT NULL", "tag TEXT"), lambda: _table_rows(tokenizer),
     )  # fmt: skip
     try:
         total = table_about(table)["total"] if table is not None else None
@@ -136,9 +143,7 @@ def _posseg() -> Any:
                 _import_posseg_with_kept_tags(loaded)
         import jieba.posseg
 
-        tags = jieba.posseg.dt.word_tag_tab
-        if isinstance(tags, TableLookup) and tags.loaded is not None:
-            jieba.posseg.dt.word_tag_tab = tags.loaded
+        jieba.posseg.dt.word_tag_tab = settled(jieba.posseg.dt.word_tag_tab)
     return jieba.posseg
 
 
